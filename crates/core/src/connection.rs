@@ -1,0 +1,251 @@
+//! A database: a directory (or object-store prefix) whose tables are `<name>.lance` datasets,
+//! the same layout LanceDB uses, so either library opens the other's tables.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use lance::dataset::{WriteMode, WriteParams};
+use lance::io::{ObjectStoreParams, StorageOptionsAccessor};
+use lance::Dataset;
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::input::check_not_empty;
+use crate::names::validate_table_name;
+use crate::table::TableHandle;
+
+const TABLE_SUFFIX: &str = ".lance";
+
+/// How `create_table` treats an existing table of the same name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreateMode {
+    Create,
+    Overwrite,
+}
+
+#[derive(Debug, Clone)]
+pub struct Connection {
+    uri: String,
+    local_root: Option<PathBuf>,
+    storage_options: HashMap<String, String>,
+}
+
+impl Connection {
+    /// Opens a database. A local directory is created on first write; any other URI
+    /// (`s3://…`) is passed to lance with `storage_options` untouched.
+    pub fn connect(uri: &str, storage_options: HashMap<String, String>) -> Result<Self> {
+        if uri.trim().is_empty() {
+            return Err(Error::invalid_argument(
+                "connect() needs a directory path or URI",
+            ));
+        }
+        let local_root = local_path(uri)?;
+        let uri = match &local_root {
+            Some(path) => path.to_string_lossy().into_owned(),
+            None => uri.trim_end_matches('/').to_string(),
+        };
+        Ok(Self {
+            uri,
+            local_root,
+            storage_options,
+        })
+    }
+
+    pub fn uri(&self) -> &str {
+        &self.uri
+    }
+
+    pub fn storage_options(&self) -> &HashMap<String, String> {
+        &self.storage_options
+    }
+
+    pub(crate) fn table_uri(&self, name: &str) -> String {
+        format!("{}/{}{}", self.uri, name, TABLE_SUFFIX)
+    }
+
+    pub(crate) fn store_params(&self) -> Option<ObjectStoreParams> {
+        if self.storage_options.is_empty() {
+            return None;
+        }
+        Some(ObjectStoreParams {
+            storage_options_accessor: Some(Arc::new(StorageOptionsAccessor::with_static_options(
+                self.storage_options.clone(),
+            ))),
+            ..Default::default()
+        })
+    }
+
+    /// Names of the tables in this database, sorted.
+    pub async fn table_names(&self) -> Result<Vec<String>> {
+        let Some(root) = &self.local_root else {
+            return Err(Error::invalid_argument(
+                "listing tables is only implemented for local directories so far",
+            ));
+        };
+        let entries = match std::fs::read_dir(root) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+            Err(e) => return Err(io_error(e, root)),
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| io_error(e, root))?;
+            let file_name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(name) = file_name.strip_suffix(TABLE_SUFFIX) {
+                if entry.path().is_dir() && validate_table_name(name).is_ok() {
+                    names.push(name.to_string());
+                }
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    async fn exists(&self, name: &str) -> Result<bool> {
+        match &self.local_root {
+            Some(root) => Ok(root
+                .join(format!("{name}{TABLE_SUFFIX}"))
+                .join("_versions")
+                .is_dir()),
+            None => match Dataset::open(&self.table_uri(name)).await {
+                Ok(_) => Ok(true),
+                Err(lance::Error::DatasetNotFound { .. } | lance::Error::NotFound { .. }) => {
+                    Ok(false)
+                }
+                Err(e) => Err(e.into()),
+            },
+        }
+    }
+
+    /// Creates a table from `batches` (or from `schema` alone when there are none).
+    pub async fn create_table(
+        &self,
+        name: &str,
+        batches: Vec<RecordBatch>,
+        schema: Option<SchemaRef>,
+        mode: CreateMode,
+    ) -> Result<TableHandle> {
+        validate_table_name(name)?;
+        let schema = match (batches.first(), schema) {
+            (Some(batch), _) => batch.schema(),
+            (None, Some(schema)) => schema,
+            (None, None) => {
+                return Err(Error::invalid_argument(
+                    "createTable() got no rows and no schema; pass data or a schema",
+                ))
+            }
+        };
+        check_not_empty(&schema)?;
+        if mode == CreateMode::Create && self.exists(name).await? {
+            return Err(Error::new(
+                ErrorCode::TableExists,
+                format!(
+                    "table `{name}` already exists; open it with openTable(), or pass mode \"overwrite\" or existOk"
+                ),
+            ));
+        }
+        let params = WriteParams {
+            mode: match mode {
+                CreateMode::Create => WriteMode::Create,
+                CreateMode::Overwrite => WriteMode::Overwrite,
+            },
+            enable_stable_row_ids: true,
+            store_params: self.store_params(),
+            ..Default::default()
+        };
+        let reader = arrow_array::RecordBatchIterator::new(batches.into_iter().map(Ok), schema);
+        let dataset = Dataset::write(reader, self.table_uri(name).as_str(), Some(params)).await?;
+        Ok(TableHandle::new(name, self.clone(), dataset))
+    }
+
+    /// Opens a table at its latest version, or at `version` as a read-only view.
+    pub async fn open_table(&self, name: &str, version: Option<u64>) -> Result<TableHandle> {
+        validate_table_name(name)?;
+        if !self.exists(name).await? {
+            return Err(self.not_found(name).await);
+        }
+        let dataset = self.load(name, None).await?;
+        let table = TableHandle::new(name, self.clone(), dataset);
+        if let Some(version) = version {
+            table.checkout(version).await?;
+        }
+        Ok(table)
+    }
+
+    pub(crate) async fn load(&self, name: &str, version: Option<u64>) -> Result<Dataset> {
+        let mut builder = lance::dataset::builder::DatasetBuilder::from_uri(self.table_uri(name))
+            .with_storage_options(self.storage_options.clone());
+        if let Some(version) = version {
+            builder = builder.with_version(version);
+        }
+        Ok(builder.load().await?)
+    }
+
+    async fn not_found(&self, name: &str) -> Error {
+        let known = self.table_names().await.unwrap_or_default();
+        let hint = if known.is_empty() {
+            "the database has no tables".to_string()
+        } else {
+            format!("tables here: {}", known.join(", "))
+        };
+        Error::new(
+            ErrorCode::TableNotFound,
+            format!("table `{name}` was not found in {} ({hint})", self.uri),
+        )
+    }
+
+    /// Deletes a table and its whole history.
+    pub async fn drop_table(&self, name: &str) -> Result<()> {
+        validate_table_name(name)?;
+        if !self.exists(name).await? {
+            return Err(self.not_found(name).await);
+        }
+        let Some(root) = &self.local_root else {
+            return Err(Error::invalid_argument(
+                "dropping tables is only implemented for local directories so far",
+            ));
+        };
+        let path = root.join(format!("{name}{TABLE_SUFFIX}"));
+        std::fs::remove_dir_all(&path).map_err(|e| io_error(e, &path))
+    }
+}
+
+fn io_error(err: std::io::Error, path: &std::path::Path) -> Error {
+    Error::new(ErrorCode::Io, format!("{}: {err}", path.display())).with_source(err)
+}
+
+/// `Some(absolute path)` for local URIs (plain paths and `file://`), `None` for object stores.
+fn local_path(uri: &str) -> Result<Option<PathBuf>> {
+    let path = if let Some(rest) = uri.strip_prefix("file://") {
+        PathBuf::from(rest)
+    } else if uri.contains("://") {
+        return Ok(None);
+    } else {
+        PathBuf::from(uri)
+    };
+    let absolute = if path.is_absolute() {
+        path
+    } else {
+        std::env::current_dir()
+            .map_err(|e| io_error(e, &path))?
+            .join(path)
+    };
+    Ok(Some(normalize(&absolute)))
+}
+
+/// Removes `.` and `..` components without touching the filesystem (the directory may not exist).
+fn normalize(path: &std::path::Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}

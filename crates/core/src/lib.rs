@@ -1,0 +1,23 @@
+//! palimpsest's engine: versioned tables on the Lance format. Every call into lance lives here;
+//! the napi binding only converts values.
+
+mod connection;
+mod error;
+mod input;
+mod names;
+mod query;
+mod table;
+mod writes;
+
+pub use connection::{Connection, CreateMode};
+pub use error::{Error, ErrorCode, Result};
+pub use input::{align_batches, Coverage};
+pub use names::validate_table_name;
+pub use query::{parse_distance_type, BatchStream, QueryRequest, VectorRequest, DEFAULT_TOP_K};
+pub use table::{TableHandle, VersionInfo};
+pub use writes::{AddMode, ColumnChange, MergeInsertSpec, NewColumns, WriteResult};
+
+/// Re-exported so the binding uses exactly the arrow version lance does.
+pub use arrow_array;
+pub use arrow_schema;
+pub use lance_linalg::distance::DistanceType;

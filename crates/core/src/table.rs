@@ -1,0 +1,200 @@
+//! `TableHandle`: one open table, following its latest version or pinned to a checked-out one.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow_schema::SchemaRef;
+use lance::Dataset;
+use std::sync::RwLock;
+
+use crate::connection::Connection;
+use crate::error::{Error, ErrorCode, Result};
+
+/// One entry of a table's history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionInfo {
+    pub version: u64,
+    /// Milliseconds since the Unix epoch.
+    pub timestamp_ms: i64,
+    pub metadata: BTreeMap<String, String>,
+}
+
+pub(crate) struct TableState {
+    pub(crate) dataset: Arc<Dataset>,
+    /// `Some(version)` while a version is checked out: the view is read-only.
+    pub(crate) pinned: Option<u64>,
+    pub(crate) closed: bool,
+}
+
+pub struct TableHandle {
+    name: String,
+    connection: Connection,
+    /// Held only for short, non-async sections: never across an `.await`.
+    pub(crate) state: RwLock<TableState>,
+    /// Serialises writes through this handle; other handles and processes are handled by
+    /// lance's optimistic commit.
+    pub(crate) write_lock: tokio::sync::Mutex<()>,
+}
+
+impl TableHandle {
+    pub(crate) fn new(name: &str, connection: Connection, dataset: Dataset) -> Self {
+        Self {
+            name: name.to_string(),
+            connection,
+            state: RwLock::new(TableState {
+                dataset: Arc::new(dataset),
+                pinned: None,
+                closed: false,
+            }),
+            write_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn uri(&self) -> String {
+        self.connection.table_uri(&self.name)
+    }
+
+    pub(crate) fn closed_error(&self) -> Error {
+        Error::invalid_argument(format!(
+            "table `{}` is closed; open it again with openTable()",
+            self.name
+        ))
+    }
+
+    /// The dataset of the current view, for reads.
+    pub(crate) async fn view(&self) -> Result<Arc<Dataset>> {
+        let state = self.read_state();
+        if state.closed {
+            return Err(self.closed_error());
+        }
+        Ok(state.dataset.clone())
+    }
+
+    pub(crate) fn read_state(&self) -> std::sync::RwLockReadGuard<'_, TableState> {
+        // A poisoned lock only means a panic happened elsewhere; the state itself is whole.
+        self.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn write_state(&self) -> std::sync::RwLockWriteGuard<'_, TableState> {
+        self.state.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Releases the handle's dataset; later calls fail with a clear error.
+    pub fn close(&self) {
+        self.write_state().closed = true;
+    }
+
+    pub fn is_open(&self) -> bool {
+        !self.read_state().closed
+    }
+
+    /// The version of the current view.
+    pub async fn version(&self) -> Result<u64> {
+        Ok(self.view().await?.version_id())
+    }
+
+    pub fn checked_out_version(&self) -> Option<u64> {
+        self.read_state().pinned
+    }
+
+    pub async fn schema(&self) -> Result<SchemaRef> {
+        let dataset = self.view().await?;
+        Ok(Arc::new(arrow_schema::Schema::from(dataset.schema())))
+    }
+
+    pub async fn list_versions(&self) -> Result<Vec<VersionInfo>> {
+        let dataset = self.view().await?;
+        let versions = dataset.versions().await?;
+        Ok(versions
+            .into_iter()
+            .map(|v| VersionInfo {
+                version: v.version,
+                timestamp_ms: v.timestamp.timestamp_millis(),
+                metadata: v.metadata,
+            })
+            .collect())
+    }
+
+    /// Pins the handle to `version`: reads see that version, writes are rejected.
+    pub async fn checkout(&self, version: u64) -> Result<()> {
+        let current = self.view().await?;
+        let dataset = self.load_version(&current, version).await?;
+        let mut state = self.write_state();
+        state.dataset = Arc::new(dataset);
+        state.pinned = Some(version);
+        Ok(())
+    }
+
+    pub(crate) async fn load_version(&self, current: &Dataset, version: u64) -> Result<Dataset> {
+        if version == 0 {
+            return Err(Error::new(
+                ErrorCode::VersionNotFound,
+                "versions start at 1; version 0 does not exist",
+            ));
+        }
+        match current.checkout_version(version).await {
+            Ok(dataset) => Ok(dataset),
+            Err(err) => {
+                let latest = current.latest_version_id().await.unwrap_or(0);
+                if matches!(err, lance::Error::IO { .. }) && version <= latest {
+                    return Err(err.into());
+                }
+                Err(Error::new(
+                    ErrorCode::VersionNotFound,
+                    format!(
+                        "table `{}` has no version {version} (its versions run from 1 to {latest}, unless older ones were cleaned up)",
+                        self.name
+                    ),
+                )
+                .with_source(err))
+            }
+        }
+    }
+
+    /// Unpins the handle and moves it to the newest version.
+    pub async fn checkout_latest(&self) -> Result<()> {
+        let current = self.view().await?;
+        let mut latest = current.as_ref().clone();
+        latest.checkout_latest().await?;
+        let mut state = self.write_state();
+        state.dataset = Arc::new(latest);
+        state.pinned = None;
+        Ok(())
+    }
+
+    /// Makes `version` (or the checked-out version) the newest version again, as a new
+    /// version; no data is copied and history is kept. The handle then follows the latest.
+    pub async fn restore(&self, version: Option<u64>) -> Result<u64> {
+        let _guard = self.write_lock.lock().await;
+        let (current, pinned) = {
+            let state = self.read_state();
+            if state.closed {
+                return Err(self.closed_error());
+            }
+            (state.dataset.clone(), state.pinned)
+        };
+        let mut target = match (version, pinned) {
+            (Some(v), _) => self.load_version(&current, v).await?,
+            (None, Some(_)) => current.as_ref().clone(),
+            (None, None) => {
+                return Err(Error::invalid_argument(
+                    "restore() needs a version number, or a checked-out version to restore",
+                ))
+            }
+        };
+        target.restore().await?;
+        let version = target.version_id();
+        let mut state = self.write_state();
+        state.dataset = Arc::new(target);
+        state.pinned = None;
+        Ok(version)
+    }
+
+    pub fn connection(&self) -> &Connection {
+        &self.connection
+    }
+}

@@ -1,0 +1,123 @@
+//! Every failing write reports a typed error and leaves the version and rows as they were.
+
+mod common;
+
+use common::*;
+use palimpsest_core::{AddMode, ErrorCode, MergeInsertSpec, NewColumns, TableHandle};
+
+async fn snapshot(table: &TableHandle) -> (u64, Vec<(i64, String)>) {
+    (table.version().await.unwrap(), ids_and_authors(table).await)
+}
+
+#[tokio::test]
+async fn failed_writes_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = connection(&dir);
+    let table = create_quotes(&conn).await;
+    let before = snapshot(&table).await;
+
+    let bad_sql = table
+        .update(Some("author = = 'x'"), &[("author".into(), "'y'".into())])
+        .await
+        .unwrap_err();
+    assert_eq!(bad_sql.code, ErrorCode::InvalidPredicate, "{bad_sql}");
+
+    let unknown = table
+        .update(Some("nope = 1"), &[("author".into(), "'y'".into())])
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code, ErrorCode::ColumnNotFound, "{unknown}");
+
+    let unknown_set = table
+        .update(None, &[("nope".into(), "'y'".into())])
+        .await
+        .unwrap_err();
+    assert_eq!(unknown_set.code, ErrorCode::ColumnNotFound);
+
+    let bad_delete = table.delete("id >>> 3").await.unwrap_err();
+    assert_eq!(bad_delete.code, ErrorCode::InvalidPredicate, "{bad_delete}");
+    let unknown_delete = table.delete("nope > 3").await.unwrap_err();
+    assert_eq!(unknown_delete.code, ErrorCode::ColumnNotFound, "{unknown_delete}");
+
+    let wrong_type = vectors_for(&[9], "author", 3);
+    let mismatch = table.add(vec![wrong_type.clone()], AddMode::Append).await.unwrap_err();
+    assert_eq!(mismatch.code, ErrorCode::SchemaMismatch);
+    let spec = MergeInsertSpec {
+        on: vec!["id".into()],
+        when_matched_update_all: true,
+        ..Default::default()
+    };
+    let merge_mismatch = table.merge_insert(&spec, vec![wrong_type]).await.unwrap_err();
+    assert_eq!(merge_mismatch.code, ErrorCode::SchemaMismatch);
+
+    let bad_column_sql = table
+        .add_columns(NewColumns::Sql(vec![("x".into(), "nope + 1".into())]))
+        .await
+        .unwrap_err();
+    assert_eq!(bad_column_sql.code, ErrorCode::ColumnNotFound, "{bad_column_sql}");
+
+    let duplicate = table
+        .add_columns(NewColumns::Sql(vec![("author".into(), "'x'".into())]))
+        .await
+        .unwrap_err();
+    assert_eq!(duplicate.code, ErrorCode::SchemaMismatch);
+
+    let drop_unknown = table.drop_columns(&["nope".into()]).await.unwrap_err();
+    assert_eq!(drop_unknown.code, ErrorCode::ColumnNotFound);
+
+    assert_eq!(snapshot(&table).await, before);
+}
+
+#[tokio::test]
+async fn checked_out_versions_are_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = connection(&dir);
+    let table = create_quotes(&conn).await;
+    table.delete("id = 1").await.unwrap();
+    table.checkout(1).await.unwrap();
+    let before = snapshot(&table).await;
+    assert_eq!(before.0, 1);
+
+    let more = quotes(&[(7, "Summer", "Whatever")]);
+    let errors = vec![
+        table.add(vec![more], AddMode::Append).await.unwrap_err(),
+        table.delete("id = 2").await.unwrap_err(),
+        table
+            .update(None, &[("author".into(), "'x'".into())])
+            .await
+            .unwrap_err(),
+        table.drop_columns(&["quote".into()]).await.unwrap_err(),
+    ];
+    for err in errors {
+        assert_eq!(err.code, ErrorCode::ReadOnlyCheckout, "{err}");
+    }
+    assert_eq!(snapshot(&table).await, before);
+
+    let missing = table.checkout(42).await.unwrap_err();
+    assert_eq!(missing.code, ErrorCode::VersionNotFound);
+
+    // restore() of the checked-out version makes a new version with its rows.
+    let restored = table.restore(None).await.unwrap();
+    assert_eq!(restored, 3);
+    assert_eq!(ids_and_authors(&table).await, before.1);
+}
+
+#[tokio::test]
+async fn connection_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = connection(&dir);
+    let missing = conn.open_table("nothing", None).await.err().unwrap();
+    assert_eq!(missing.code, ErrorCode::TableNotFound);
+    create_quotes(&conn).await;
+    let exists = conn
+        .create_table("quotes", vec![quotes(&[(1, "a", "b")])], None, palimpsest_core::CreateMode::Create)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(exists.code, ErrorCode::TableExists);
+    assert_eq!(conn.table_names().await.unwrap(), vec!["quotes".to_string()]);
+    let traversal = conn.open_table("../etc", None).await.err().unwrap();
+    assert_eq!(traversal.code, ErrorCode::InvalidArgument);
+    conn.drop_table("quotes").await.unwrap();
+    assert!(conn.table_names().await.unwrap().is_empty());
+}

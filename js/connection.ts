@@ -1,0 +1,233 @@
+/**
+ * Connecting to a directory (or URI) of tables.
+ */
+import { isRecordBatchLike, isSchemaLike, isTableLike, schemaToJson, toWireBatches } from "./arrow";
+import { InvalidArgumentError } from "./errors";
+import { callNative, callNativeSync, loadNative } from "./native-loader";
+import type { NativeConnection, NativeCreateTableOptions } from "./native-types";
+import { Table } from "./table";
+import type {
+  ConnectionOptions,
+  CreateEmptyTableOptions,
+  CreateTableOptions,
+  Data,
+  OpenTableOptions,
+  SchemaInput,
+  TableNamesOptions,
+} from "./types";
+import {
+  checkInteger,
+  checkOneOf,
+  checkString,
+  checkTableName,
+  checkVersion,
+  describe,
+} from "./validate";
+
+/**
+ * Open a database: a directory (or object-store URI) whose tables are stored as
+ * `<uri>/<name>.lance`, the layout `@lancedb/lancedb` uses too.
+ *
+ * @param uri A local path (`"./data"`) or a URI (`"file:///..."`, `"s3://bucket/prefix"`).
+ * @param options `storageOptions` are handed to lance untouched.
+ *
+ * @example
+ * ```ts
+ * const db = await connect("./data");
+ * const table = await db.openTable("quotes");
+ * ```
+ */
+export async function connect(uri: string, options: ConnectionOptions = {}): Promise<Connection> {
+  checkString(uri, "connect uri");
+  const storageOptions = options?.storageOptions;
+  if (storageOptions !== undefined) {
+    if (typeof storageOptions !== "object" || storageOptions === null) {
+      throw new InvalidArgumentError("storageOptions must be an object of strings");
+    }
+    for (const [k, v] of Object.entries(storageOptions)) {
+      if (typeof v !== "string") {
+        throw new InvalidArgumentError(`storageOptions.${k} must be a string, got ${describe(v)}`);
+      }
+    }
+  }
+  const native = loadNative();
+  const inner = await callNative(() =>
+    native.NativeConnection.connect(
+      uri,
+      storageOptions ? { storageOptions: { ...storageOptions } } : {},
+    ),
+  );
+  return new Connection(inner);
+}
+
+/** A database of tables. Get one with {@link connect}. */
+export class Connection {
+  private readonly inner: NativeConnection;
+  private closed = false;
+
+  /** @internal Use {@link connect}. */
+  constructor(inner: NativeConnection) {
+    this.inner = inner;
+  }
+
+  /** The URI this connection was opened with. */
+  get uri(): string {
+    return this.inner.uri;
+  }
+
+  /** True until {@link Connection.close} is called. */
+  isOpen(): boolean {
+    return !this.closed;
+  }
+
+  /**
+   * Close the connection. Tables already opened from it stay usable until closed
+   * themselves. Safe to call more than once.
+   */
+  close(): void {
+    if (this.closed) return;
+    callNativeSync(() => this.inner.close(), "close");
+    this.closed = true;
+  }
+
+  /** A one-line description, e.g. `Connection(./data)`. */
+  display(): string {
+    return this.closed ? `Connection(${this.uri}, closed)` : `Connection(${this.uri})`;
+  }
+
+  /** Same as {@link Connection.display}. */
+  toString(): string {
+    return this.display();
+  }
+
+  /** Names of the tables, sorted; optionally only those after `startAfter`, at most `limit`. */
+  async tableNames(options: TableNamesOptions = {}): Promise<string[]> {
+    this.checkOpen();
+    const { startAfter, limit } = options ?? {};
+    if (startAfter !== undefined) checkString(startAfter, "tableNames startAfter");
+    if (limit !== undefined) checkInteger(limit, "tableNames limit", 0);
+    let names = [...(await callNative(() => this.inner.tableNames()))].sort();
+    if (startAfter !== undefined) names = names.filter((n) => n > startAfter);
+    return limit === undefined ? names : names.slice(0, limit);
+  }
+
+  /**
+   * Create a table from `data` (version 1). With `mode: "overwrite"` an existing table's
+   * contents are replaced as a new version (its history is kept).
+   *
+   * @param data Plain row objects, an apache-arrow `Table` / `RecordBatch`, or an array or
+   *   iterable of them. Empty data needs `options.schema` (or an Arrow table, which carries one).
+   * @throws {TableExistsError} with mode `"create"` when the table exists (unless `existOk`,
+   *   which opens the existing table and ignores `data`).
+   * @throws {SchemaMismatchError} when rows do not fit `options.schema`.
+   * @throws {InvalidArgumentError} on an invalid name or options.
+   */
+  async createTable(name: string, data: Data, options: CreateTableOptions = {}): Promise<Table> {
+    this.checkOpen();
+    checkTableName(name);
+    const { schema, mode, existOk } = createOptions(options);
+    if (data === undefined || data === null) {
+      throw new InvalidArgumentError(
+        "createTable needs data (use createEmptyTable for a table without rows)",
+      );
+    }
+    let schemaJson: string | undefined;
+    if (schema !== undefined) schemaJson = JSON.stringify(schemaToJson(schema));
+    else if (isTableLike(data) || isRecordBatchLike(data)) {
+      schemaJson = JSON.stringify(schemaToJson(data.schema));
+    }
+    const batches = schema === undefined ? toWireBatches(data) : toWireBatches(data, schema);
+    if (batches.length === 0 && schemaJson === undefined) {
+      throw new InvalidArgumentError(
+        `Cannot create table "${name}" from no rows without a schema: pass options.schema or use createEmptyTable`,
+      );
+    }
+    const opts: NativeCreateTableOptions = { mode, existOk };
+    if (schemaJson !== undefined) opts.schema = schemaJson;
+    return new Table(await callNative(() => this.inner.createTable(name, batches, opts)));
+  }
+
+  /**
+   * Create a table with no rows and the given apache-arrow `schema` (version 1).
+   *
+   * @throws {TableExistsError} as in {@link Connection.createTable}.
+   */
+  async createEmptyTable(
+    name: string,
+    schema: SchemaInput,
+    options: CreateEmptyTableOptions = {},
+  ): Promise<Table> {
+    this.checkOpen();
+    checkTableName(name);
+    if (!isSchemaLike(schema)) {
+      throw new InvalidArgumentError(
+        `createEmptyTable expects an apache-arrow Schema, got ${describe(schema)}`,
+      );
+    }
+    const { mode, existOk } = createOptions(options);
+    const opts: NativeCreateTableOptions = {
+      mode,
+      existOk,
+      schema: JSON.stringify(schemaToJson(schema)),
+    };
+    return new Table(await callNative(() => this.inner.createTable(name, [], opts)));
+  }
+
+  /**
+   * Open a table at its latest version, or with `options.version` as a read-only view
+   * of that version (see `Table.checkout`).
+   *
+   * @throws {TableNotFoundError} when there is no such table.
+   * @throws {VersionNotFoundError} when the version does not exist.
+   */
+  async openTable(name: string, options: OpenTableOptions = {}): Promise<Table> {
+    this.checkOpen();
+    checkTableName(name);
+    const version = options?.version;
+    if (version !== undefined) checkVersion(version, "openTable version");
+    const inner = await callNative(() =>
+      this.inner.openTable(name, version === undefined ? {} : { version }),
+    );
+    return new Table(inner);
+  }
+
+  /**
+   * Delete a table and its whole history.
+   *
+   * @throws {TableNotFoundError} when there is no such table.
+   */
+  async dropTable(name: string): Promise<void> {
+    this.checkOpen();
+    checkTableName(name);
+    await callNative(() => this.inner.dropTable(name));
+  }
+
+  private checkOpen(): void {
+    if (this.closed) {
+      throw new InvalidArgumentError(`Connection to ${this.uri} is closed; connect() again`);
+    }
+  }
+}
+
+function createOptions(options: CreateTableOptions | CreateEmptyTableOptions): {
+  schema: SchemaInput | undefined;
+  mode: "create" | "overwrite";
+  existOk: boolean;
+} {
+  if (typeof options !== "object" || options === null) {
+    throw new InvalidArgumentError(`Table options must be an object, got ${describe(options)}`);
+  }
+  const mode = options.mode ?? "create";
+  checkOneOf(mode, ["create", "overwrite"] as const, "mode");
+  const existOk = options.existOk ?? false;
+  if (typeof existOk !== "boolean") {
+    throw new InvalidArgumentError(`existOk must be a boolean, got ${describe(existOk)}`);
+  }
+  const schema = "schema" in options ? options.schema : undefined;
+  if (schema !== undefined && !isSchemaLike(schema)) {
+    throw new InvalidArgumentError(
+      `schema must be an apache-arrow Schema, got ${describe(schema)}`,
+    );
+  }
+  return { schema, mode, existOk };
+}

@@ -1,0 +1,63 @@
+/**
+ * palimpsest: an embedded, versioned table store for AI data on Node.js, on the Lance format.
+ *
+ * @example
+ * ```ts
+ * import { connect } from "palimpsest";
+ * const db = await connect("./data");
+ * const table = await db.createTable("quotes", [{ id: 1n, quote: "Wubba Lubba Dub Dub!" }]);
+ * await table.update({ where: "id = 1", values: { quote: "Aww geez" } }); // version 2
+ * await table.checkout(1);                                                // read version 1
+ * ```
+ *
+ * @packageDocumentation
+ */
+export { Connection, connect } from "./connection";
+export {
+  BranchNotFoundError,
+  ColumnNotFoundError,
+  CommitConflictError,
+  CorruptTableError,
+  type ErrorCode,
+  type ErrorOptions,
+  InternalError,
+  InvalidArgumentError,
+  InvalidPredicateError,
+  IoError,
+  MergeConflictError,
+  PalimpsestError,
+  ReadOnlyCheckoutError,
+  SchemaMismatchError,
+  TableExistsError,
+  TableNotFoundError,
+  TagNotFoundError,
+  VersionNotFoundError,
+} from "./errors";
+export { type MergeClauseOptions, MergeInsertBuilder } from "./merge-insert";
+export { DEFAULT_K, Query, type VectorInput, VectorQuery } from "./query";
+export { Table } from "./table";
+export type {
+  AddColumnsResult,
+  AddColumnsSql,
+  AddOptions,
+  AddResult,
+  AlterColumnsResult,
+  ColumnAlteration,
+  ConnectionOptions,
+  CreateEmptyTableOptions,
+  CreateTableOptions,
+  Data,
+  DataTypeInput,
+  DeleteResult,
+  DistanceType,
+  DropColumnsResult,
+  MergeResult,
+  OpenTableOptions,
+  RestoreResult,
+  SchemaInput,
+  TableNamesOptions,
+  UpdateOptions,
+  UpdateResult,
+  Version,
+  VersionResult,
+} from "./types";

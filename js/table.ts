@@ -1,0 +1,440 @@
+/**
+ * A versioned table: writes (each a new version), reads, and time travel.
+ */
+import type * as arrow from "apache-arrow";
+import {
+  type FieldJson,
+  type FieldLike,
+  isSchemaLike,
+  rowsToTable,
+  type SchemaJson,
+  schemaFromJson,
+  schemaToJson,
+  toSqlLiteral,
+  typeToJson,
+} from "./arrow";
+import { batchesForTable, tableSchemaJson } from "./data";
+import { InvalidArgumentError } from "./errors";
+import { MergeInsertBuilder } from "./merge-insert";
+import { callNative, callNativeSync, resultNumber } from "./native-loader";
+import type { NativeColumnAlteration, NativeTable } from "./native-types";
+import { Query, type VectorInput, VectorQuery } from "./query";
+import type {
+  AddColumnsResult,
+  AddColumnsSql,
+  AddOptions,
+  AddResult,
+  AlterColumnsResult,
+  ColumnAlteration,
+  Data,
+  DeleteResult,
+  DropColumnsResult,
+  RestoreResult,
+  SchemaInput,
+  UpdateOptions,
+  UpdateResult,
+  Version,
+} from "./types";
+import {
+  checkOneOf,
+  checkString,
+  checkStrings,
+  checkVersion,
+  describe,
+  entriesOf,
+} from "./validate";
+
+/**
+ * A table in a {@link Connection}. It shows either the latest version (the default;
+ * writes go there) or, after {@link Table.checkout}, one fixed version as a read-only view.
+ *
+ * Every write creates exactly one new version and resolves to `{ version, ...counts }`;
+ * a failed write changes nothing. Obtain tables from `Connection.createTable`,
+ * `Connection.createEmptyTable` or `Connection.openTable`.
+ */
+export class Table {
+  private readonly inner: NativeTable;
+
+  /** @internal Use the {@link Connection} methods. */
+  constructor(inner: NativeTable) {
+    this.inner = inner;
+  }
+
+  /** The table's name. */
+  get name(): string {
+    return this.inner.name;
+  }
+
+  /** True until {@link Table.close} is called. */
+  isOpen(): boolean {
+    return callNativeSync(() => this.inner.isOpen(), "isOpen");
+  }
+
+  /** Release the table's resources. Safe to call more than once; later calls on it fail. */
+  close(): void {
+    callNativeSync(() => this.inner.close(), "close");
+  }
+
+  /** A one-line description, e.g. `Table(quotes)` or `Table(quotes, checked out at version 3)`. */
+  display(): string {
+    if (!this.isOpen()) return `Table(${this.name}, closed)`;
+    const v = callNativeSync(() => this.inner.checkedOutVersion(), "checkedOutVersion");
+    return v === null ? `Table(${this.name})` : `Table(${this.name}, checked out at version ${v})`;
+  }
+
+  /** Same as {@link Table.display}. */
+  toString(): string {
+    return this.display();
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  /**
+   * Append rows (`mode: "append"`, the default) or replace all rows
+   * (`mode: "overwrite"`). Plain rows are typed with the table's current schema in both
+   * modes (missing nullable columns become null; nothing is coerced); to overwrite with a
+   * different schema, pass apache-arrow data.
+   *
+   * @throws {SchemaMismatchError} when the data does not fit the table.
+   * @throws {ReadOnlyCheckoutError} when the table is a checked-out version.
+   */
+  async add(data: Data, options: AddOptions = {}): Promise<AddResult> {
+    const mode = options?.mode ?? "append";
+    checkOneOf(mode, ["append", "overwrite"] as const, "add mode");
+    const batches = await batchesForTable(this.inner, data, "full");
+    const r = await callNative(() => this.inner.add(batches, mode));
+    return {
+      version: resultNumber(r, "version", "add"),
+      rowsAdded: resultNumber(r, "rowsAdded", "add"),
+    };
+  }
+
+  /**
+   * Update the rows matching `where` (all rows when omitted), setting columns to JS
+   * `values` or to SQL expressions `valuesSql`; exactly one of the two. JS values must
+   * fit their columns exactly (as rows given to `add`), then travel as SQL literals.
+   *
+   * @example
+   * ```ts
+   * await table.update({ where: "author = 'Richard'", values: { author: "Rick" } });
+   * await table.update({ valuesSql: { price: "price * 1.1" } });
+   * ```
+   */
+  async update(options: UpdateOptions): Promise<UpdateResult>;
+  /**
+   * The `@lancedb/lancedb` form: `updates` maps column names to SQL expressions
+   * (e.g. `{ x: "x + 1", name: "'Rick'" }`), `options.where` selects the rows.
+   */
+  async update(
+    updates: Record<string, string> | Map<string, string>,
+    options?: { where?: string },
+  ): Promise<UpdateResult>;
+  async update(
+    first: UpdateOptions | Record<string, string> | Map<string, string>,
+    second?: { where?: string },
+  ): Promise<UpdateResult> {
+    const args = updateArgs(first, second);
+    const entries = args.values ?? args.valuesSql ?? [];
+    const columns = entries.map(([k]) => k);
+    const expressions = args.values
+      ? typedLiterals(await tableSchemaJson(this.inner), args.values)
+      : entries.map(([, v]) => v as string);
+    const r = await callNative(() => this.inner.update(args.where, columns, expressions));
+    return {
+      version: resultNumber(r, "version", "update"),
+      rowsUpdated: resultNumber(r, "rowsUpdated", "update"),
+    };
+  }
+
+  /**
+   * Delete the rows matching a SQL predicate.
+   *
+   * @throws {InvalidPredicateError} when the predicate does not parse.
+   * @throws {ColumnNotFoundError} when it names an unknown column.
+   */
+  async delete(predicate: string): Promise<DeleteResult> {
+    checkString(predicate, "delete predicate");
+    const r = await callNative(() => this.inner.delete(predicate));
+    return {
+      version: resultNumber(r, "version", "delete"),
+      numDeletedRows: resultNumber(r, "rowsDeleted", "delete"),
+    };
+  }
+
+  /**
+   * Start a merge-insert ("upsert") matching rows on the key column(s) `on`.
+   *
+   * @example
+   * ```ts
+   * await table.mergeInsert("id").whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(rows);
+   * ```
+   */
+  mergeInsert(on: string | readonly string[]): MergeInsertBuilder {
+    const keys = typeof on === "string" ? [on] : on;
+    return new MergeInsertBuilder(this.inner, checkStrings(keys, "mergeInsert key columns"));
+  }
+
+  /**
+   * Add columns, as one new version: either computed ones, `[{ name, valueSql }]`
+   * (a SQL expression per row), or all-null ones from apache-arrow `Field`s or a
+   * `Schema` (the fields must be nullable).
+   *
+   * @example
+   * ```ts
+   * await table.addColumns([{ name: "emb", valueSql: "arrow_cast(NULL, 'FixedSizeList(384, Float32)')" }]);
+   * await table.addColumns(new Field("note", new Utf8(), true));
+   * ```
+   */
+  async addColumns(
+    columns: readonly AddColumnsSql[] | FieldLike | readonly FieldLike[] | SchemaInput,
+  ): Promise<AddColumnsResult> {
+    if (Array.isArray(columns) && columns.length > 0 && columns.every(isAddColumnsSql)) {
+      const sql = columns as readonly AddColumnsSql[];
+      const names = sql.map((c, i) => {
+        checkString(c.name, `addColumns[${i}].name`);
+        return c.name;
+      });
+      const expressions = sql.map((c, i) => {
+        checkString(c.valueSql, `addColumns[${i}].valueSql`);
+        return c.valueSql;
+      });
+      const r = await callNative(() => this.inner.addColumnsSql(names, expressions));
+      return { version: resultNumber(r, "version", "addColumnsSql") };
+    }
+    const fields = newFields(columns);
+    const schema = JSON.stringify(schemaToJson({ fields }));
+    const r = await callNative(() => this.inner.addColumnsNull(schema));
+    return { version: resultNumber(r, "version", "addColumnsNull") };
+  }
+
+  /** Rename columns, change their nullability or type, as one new version. */
+  async alterColumns(alterations: readonly ColumnAlteration[]): Promise<AlterColumnsResult> {
+    if (!Array.isArray(alterations) || alterations.length === 0) {
+      throw new InvalidArgumentError("alterColumns expects a non-empty array of alterations");
+    }
+    const out = alterations.map(toNativeAlteration);
+    const r = await callNative(() => this.inner.alterColumns(out));
+    return { version: resultNumber(r, "version", "alterColumns") };
+  }
+
+  /** Remove columns, as one new version (their data stays readable in older versions). */
+  async dropColumns(names: readonly string[]): Promise<DropColumnsResult> {
+    const list = checkStrings(names, "dropColumns names");
+    const r = await callNative(() => this.inner.dropColumns(list));
+    return { version: resultNumber(r, "version", "dropColumns") };
+  }
+
+  // ----------------------------------------------------------------- reads
+
+  /** Number of rows in the current view, or of those matching the SQL `filter`. */
+  async countRows(filter?: string): Promise<number> {
+    if (filter !== undefined && filter !== null) checkString(filter, "countRows filter");
+    return callNative(() => this.inner.countRows(filter ?? null));
+  }
+
+  /** The schema of the current view, as an apache-arrow `Schema`. */
+  async schema(): Promise<arrow.Schema> {
+    return schemaFromJson(await callNative(() => this.inner.schema()));
+  }
+
+  /** All rows of the current view as one apache-arrow `Table`. */
+  async toArrow(): Promise<arrow.Table> {
+    return this.query().toArrow();
+  }
+
+  /** Start a scan of the current view. */
+  query(): Query {
+    return new Query(this.inner);
+  }
+
+  /** Start a nearest-neighbour search for `vector` (see {@link VectorQuery}). */
+  vectorSearch(vector: VectorInput): VectorQuery {
+    return new VectorQuery(this.inner, vector);
+  }
+
+  /** Same as {@link Table.vectorSearch} (full-text search is not supported yet). */
+  search(vector: VectorInput): VectorQuery {
+    return this.vectorSearch(vector);
+  }
+
+  // -------------------------------------------------------------- versions
+
+  /** The version this table shows: the checked-out one, or the latest. */
+  async version(): Promise<number> {
+    return callNative(() => this.inner.version());
+  }
+
+  /** The whole history, oldest first. */
+  async listVersions(): Promise<Version[]> {
+    const versions = await callNative(() => this.inner.listVersions());
+    return versions.map((v) => ({
+      version: v.version,
+      timestamp: new Date(v.timestamp),
+      metadata: { ...v.metadata },
+    }));
+  }
+
+  /**
+   * Show `version` as a read-only view: reads see that version, writes reject with
+   * `READ_ONLY_CHECKOUT`. Return with {@link Table.checkoutLatest}, or make it the
+   * latest again with {@link Table.restore}.
+   *
+   * @throws {VersionNotFoundError} when the version does not exist.
+   */
+  async checkout(version: number): Promise<void> {
+    checkVersion(version);
+    await callNative(() => this.inner.checkout(version));
+  }
+
+  /** Follow the latest version again (and see writes made since by others). */
+  async checkoutLatest(): Promise<void> {
+    await callNative(() => this.inner.checkoutLatest());
+  }
+
+  /**
+   * Make `version` (or, without it, the checked-out version) the content and schema of
+   * a new latest version. The history is kept; no data is copied. Afterwards the table
+   * follows the latest version.
+   *
+   * @throws {VersionNotFoundError} when the version does not exist.
+   */
+  async restore(version?: number): Promise<RestoreResult> {
+    if (version !== undefined) checkVersion(version);
+    const r = await callNative(() => this.inner.restore(version ?? null));
+    return { version: resultNumber(r, "version", "restore") };
+  }
+
+  /** True while a fixed version is checked out (the table is then read-only). */
+  isCheckedOut(): boolean {
+    return callNativeSync(() => this.inner.checkedOutVersion(), "checkedOutVersion") !== null;
+  }
+}
+
+function isAddColumnsSql(x: unknown): x is AddColumnsSql {
+  return typeof x === "object" && x !== null && "valueSql" in x;
+}
+
+function isFieldLike(x: unknown): x is FieldLike {
+  if (typeof x !== "object" || x === null) return false;
+  const f = x as { name?: unknown; type?: unknown };
+  return (
+    typeof f.name === "string" &&
+    typeof f.type === "object" &&
+    f.type !== null &&
+    typeof (f.type as { typeId?: unknown }).typeId === "number"
+  );
+}
+
+/** The fields of an `addColumns` call given as Field / Field[] / Schema. */
+function newFields(columns: unknown): FieldLike[] {
+  let fields: FieldLike[];
+  if (isFieldLike(columns)) fields = [columns];
+  else if (Array.isArray(columns) && columns.length > 0 && columns.every(isFieldLike)) {
+    fields = [...columns];
+  } else if (isSchemaLike(columns) && columns.fields.length > 0) fields = [...columns.fields];
+  else {
+    throw new InvalidArgumentError(
+      "addColumns expects [{ name, valueSql }], an apache-arrow Field, an array of Fields " +
+        `or a Schema with at least one field; got ${describe(columns)}`,
+    );
+  }
+  return fields;
+}
+
+function toNativeAlteration(a: ColumnAlteration, i: number): NativeColumnAlteration {
+  if (typeof a !== "object" || a === null) {
+    throw new InvalidArgumentError(`alterColumns[${i}] must be an object, got ${describe(a)}`);
+  }
+  checkString(a.path, `alterColumns[${i}].path`);
+  const out: NativeColumnAlteration = { path: a.path };
+  if (a.rename !== undefined) {
+    checkString(a.rename, `alterColumns[${i}].rename`);
+    out.rename = a.rename;
+  }
+  if (a.nullable !== undefined) {
+    if (typeof a.nullable !== "boolean") {
+      throw new InvalidArgumentError(`alterColumns[${i}].nullable must be a boolean`);
+    }
+    out.nullable = a.nullable;
+  }
+  if (a.dataType !== undefined) {
+    const t = a.dataType as unknown;
+    if (
+      typeof t !== "object" ||
+      t === null ||
+      typeof (t as { typeId?: unknown }).typeId !== "number"
+    ) {
+      throw new InvalidArgumentError(
+        `alterColumns[${i}].dataType must be an apache-arrow DataType (e.g. new Float64()), got ${describe(t)}`,
+      );
+    }
+    out.dataType = JSON.stringify(typeToJson(a.dataType));
+  }
+  if (out.rename === undefined && out.nullable === undefined && out.dataType === undefined) {
+    throw new InvalidArgumentError(
+      `alterColumns[${i}] ("${a.path}") changes nothing: give rename, nullable or dataType`,
+    );
+  }
+  return out;
+}
+
+/** Both `update` call forms, normalised. `values` (JS values) still need typing. */
+interface UpdateArgs {
+  where: string | null;
+  values?: [string, unknown][];
+  valuesSql?: [string, string][];
+}
+
+/** Normalise both `update` call forms. */
+function updateArgs(first: unknown, second: unknown): UpdateArgs {
+  if (typeof first !== "object" || first === null) {
+    throw new InvalidArgumentError(
+      `update expects { where?, values | valuesSql } or (updates, { where }), got ${describe(first)}`,
+    );
+  }
+  const isOptionsForm =
+    second === undefined &&
+    !(first instanceof Map) &&
+    ("values" in first || "valuesSql" in first || "where" in first);
+  let where: unknown;
+  const out: UpdateArgs = { where: null };
+  if (isOptionsForm) {
+    const o = first as UpdateOptions;
+    where = o.where;
+    const hasValues = o.values !== undefined;
+    const hasSql = o.valuesSql !== undefined;
+    if (hasValues === hasSql) {
+      throw new InvalidArgumentError("update needs exactly one of `values` and `valuesSql`");
+    }
+    if (hasValues) out.values = entriesOf(o.values as Record<string, unknown>, "update values");
+    else out.valuesSql = entriesOf(o.valuesSql as Record<string, string>, "update valuesSql");
+  } else {
+    if (second !== undefined && (typeof second !== "object" || second === null)) {
+      throw new InvalidArgumentError(`update options must be an object like { where: "..." }`);
+    }
+    where = (second as { where?: unknown } | undefined)?.where;
+    out.valuesSql = entriesOf(first as Record<string, string>, "update");
+  }
+  for (const [k, v] of out.valuesSql ?? []) checkString(v, `update expression for column "${k}"`);
+  if (where !== undefined && where !== null) {
+    checkString(where, "update where");
+    out.where = where;
+  }
+  return out;
+}
+
+/**
+ * SQL literals for JS update values, after checking each value fits its column exactly
+ * (the same strict rules as rows written with `add`: a string for a number column, or a
+ * vector of the wrong length, is `SCHEMA_MISMATCH`). Unknown columns are left for the
+ * native side to report as `COLUMN_NOT_FOUND`.
+ */
+function typedLiterals(schema: SchemaJson, values: readonly [string, unknown][]): string[] {
+  const byName = new Map(schema.fields.map((f) => [f.name, f]));
+  const known = values.filter(([k]) => byName.has(k));
+  if (known.length > 0) {
+    const fields = known.map(([k]) => byName.get(k) as FieldJson);
+    rowsToTable([Object.fromEntries(known)], schemaFromJson({ fields }));
+  }
+  return values.map(([, v]) => toSqlLiteral(v));
+}

@@ -1,0 +1,166 @@
+/**
+ * Public option and result types of the facade.
+ */
+import type { DataTypeLike, RecordBatchLike, SchemaLike, TableLike } from "./arrow";
+
+/**
+ * Data accepted by writes: an array of plain row objects, an apache-arrow `Table` or
+ * `RecordBatch` (any major 15..21), or an array / iterable of tables and batches.
+ *
+ * Plain rows are converted strictly: values are never coerced to a column's type.
+ * Arrays of numbers become `FixedSizeList<Float32>` vectors when the type is inferred.
+ * (Rows are typed `object` rather than `Record<string, unknown>` so that rows declared
+ * with interfaces are accepted.)
+ */
+export type Data =
+  | readonly object[]
+  | TableLike
+  | RecordBatchLike
+  | Iterable<TableLike | RecordBatchLike>;
+
+/** Any apache-arrow `Schema` (majors 15..21). */
+export type SchemaInput = SchemaLike;
+
+/** Any apache-arrow `DataType` (majors 15..21). */
+export type DataTypeInput = DataTypeLike;
+
+/** Options of {@link connect}. */
+export interface ConnectionOptions {
+  /**
+   * Storage options handed to lance untouched (e.g. object-store credentials and
+   * endpoints for `s3://` URIs).
+   */
+  storageOptions?: Record<string, string>;
+}
+
+/** Options of `Connection.createTable`. */
+export interface CreateTableOptions {
+  /**
+   * Schema of the new table (an apache-arrow `Schema`). Plain rows are converted to it;
+   * without it the schema is inferred from the data.
+   */
+  schema?: SchemaInput;
+  /**
+   * `"create"` (default) fails with `TABLE_EXISTS` when the table exists;
+   * `"overwrite"` replaces its contents as a new version (the history is kept).
+   */
+  mode?: "create" | "overwrite";
+  /** With mode `"create"`: open the existing table instead of failing. Default false. */
+  existOk?: boolean;
+}
+
+/** Options of `Connection.createEmptyTable`. */
+export interface CreateEmptyTableOptions {
+  /** As in {@link CreateTableOptions.mode}. */
+  mode?: "create" | "overwrite";
+  /** As in {@link CreateTableOptions.existOk}. */
+  existOk?: boolean;
+}
+
+/** Options of `Connection.openTable`. */
+export interface OpenTableOptions {
+  /** Open this version as a read-only view instead of following the latest version. */
+  version?: number;
+}
+
+/** Options of `Connection.tableNames`. */
+export interface TableNamesOptions {
+  /** Only names sorting after this one. */
+  startAfter?: string;
+  /** At most this many names. */
+  limit?: number;
+}
+
+/** Options of `Table.add`. */
+export interface AddOptions {
+  /** `"append"` (default) adds rows; `"overwrite"` replaces all rows as a new version. */
+  mode?: "append" | "overwrite";
+}
+
+/** Options of `Table.update` (the `{ where, values | valuesSql }` form). */
+export interface UpdateOptions {
+  /** SQL filter selecting the rows to update; all rows when omitted. */
+  where?: string;
+  /** New values as JS values (converted to SQL literals). Exclusive with `valuesSql`. */
+  values?: Record<string, unknown> | Map<string, unknown>;
+  /** New values as SQL expressions, e.g. `{ x: "x + 1" }`. Exclusive with `values`. */
+  valuesSql?: Record<string, string> | Map<string, string>;
+}
+
+/** A computed column for `Table.addColumns`: its values are a SQL expression per row. */
+export interface AddColumnsSql {
+  /** Name of the new column. */
+  name: string;
+  /** SQL expression over the existing columns, e.g. `"price * 2"` or `"arrow_cast(NULL, 'Utf8')"`. */
+  valueSql: string;
+}
+
+/** One change for `Table.alterColumns`; at least one of `rename`, `nullable`, `dataType`. */
+export interface ColumnAlteration {
+  /** The column to change; nested fields use dots (`"meta.author"`). */
+  path: string;
+  /** New name (last path segment only). */
+  rename?: string;
+  /** New nullability; a nullable column cannot be made non-nullable. */
+  nullable?: boolean;
+  /** New type, an apache-arrow `DataType` (the values must be castable). */
+  dataType?: DataTypeInput;
+}
+
+/** Distance metric of a vector search. */
+export type DistanceType = "l2" | "cosine" | "dot";
+
+/** Result of `Table.add`. */
+export interface AddResult {
+  /** The table version the write created. */
+  version: number;
+  rowsAdded: number;
+}
+
+/** Result of `Table.update`. */
+export interface UpdateResult {
+  /** The table version the write created. */
+  version: number;
+  rowsUpdated: number;
+}
+
+/** Result of `Table.delete`. */
+export interface DeleteResult {
+  /** The table version the write created. */
+  version: number;
+  numDeletedRows: number;
+}
+
+/** Result of a merge-insert. */
+export interface MergeResult {
+  /** The table version the write created. */
+  version: number;
+  numInsertedRows: number;
+  numUpdatedRows: number;
+  numDeletedRows: number;
+}
+
+/** Result of schema changes (`addColumns`, `alterColumns`, `dropColumns`) and `restore`. */
+export interface VersionResult {
+  /** The table version the change created. */
+  version: number;
+}
+
+/** Result of `Table.addColumns`. */
+export type AddColumnsResult = VersionResult;
+/** Result of `Table.alterColumns`. */
+export type AlterColumnsResult = VersionResult;
+/** Result of `Table.dropColumns`. */
+export type DropColumnsResult = VersionResult;
+/** Result of `Table.restore`. */
+export type RestoreResult = VersionResult;
+
+/** One entry of a table's history. */
+export interface Version {
+  /** Version number, starting at 1. */
+  version: number;
+  /** When the version was committed. */
+  timestamp: Date;
+  /** Metadata recorded with the commit. */
+  metadata: Record<string, string>;
+}

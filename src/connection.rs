@@ -1,0 +1,129 @@
+//! `NativeConnection`: JS handle of a core `Connection`.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use napi_derive::napi;
+use palimpsest_core::{Connection, CreateMode};
+
+use crate::error::{guarded, invalid_argument};
+use crate::schema_json::schema_from_json;
+use crate::table::NativeTable;
+use crate::wire::{batches_from_wire, WireBatchIn};
+
+#[napi(object)]
+pub struct ConnectOptions {
+    pub storage_options: Option<HashMap<String, String>>,
+}
+
+#[napi(object)]
+pub struct CreateTableOptions {
+    pub mode: String,
+    pub exist_ok: bool,
+    pub schema: Option<String>,
+}
+
+#[napi(object)]
+pub struct OpenTableOptions {
+    pub version: Option<i64>,
+}
+
+#[napi]
+pub struct NativeConnection {
+    inner: Arc<Connection>,
+    closed: AtomicBool,
+}
+
+pub(crate) fn version_arg(version: i64) -> napi::Result<u64> {
+    u64::try_from(version)
+        .ok()
+        .filter(|v| *v > 0)
+        .ok_or_else(|| invalid_argument(format!("version must be a positive integer, got {version}")))
+}
+
+#[napi]
+impl NativeConnection {
+    #[napi(factory)]
+    pub fn connect(uri: String, options: Option<ConnectOptions>) -> napi::Result<Self> {
+        let storage = options.and_then(|o| o.storage_options).unwrap_or_default();
+        let inner = Connection::connect(&uri, storage).map_err(crate::error::to_napi)?;
+        Ok(Self {
+            inner: Arc::new(inner),
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    /// The connection, unless it was closed.
+    fn live(&self) -> napi::Result<Arc<Connection>> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(invalid_argument(format!(
+                "the connection to {} is closed; connect() again",
+                self.inner.uri()
+            )));
+        }
+        Ok(self.inner.clone())
+    }
+
+    /// Closes the connection; tables opened from it stay usable until closed themselves.
+    #[napi]
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    #[napi(getter)]
+    pub fn uri(&self) -> String {
+        self.inner.uri().to_string()
+    }
+
+    #[napi]
+    pub async fn table_names(&self) -> napi::Result<Vec<String>> {
+        let connection = self.live()?;
+        guarded(connection.table_names()).await
+    }
+
+    #[napi]
+    pub async fn create_table(
+        &self,
+        name: String,
+        batches: Vec<WireBatchIn>,
+        options: CreateTableOptions,
+    ) -> napi::Result<NativeTable> {
+        let mode = match options.mode.as_str() {
+            "create" => CreateMode::Create,
+            "overwrite" => CreateMode::Overwrite,
+            other => {
+                return Err(invalid_argument(format!(
+                    "mode must be \"create\" or \"overwrite\", got {other:?}"
+                )))
+            }
+        };
+        let schema = options
+            .schema
+            .as_deref()
+            .map(schema_from_json)
+            .transpose()?
+            .map(Arc::new);
+        let batches = batches_from_wire(batches)?;
+        let connection = self.live()?;
+        if options.exist_ok && mode == CreateMode::Create {
+            if let Ok(table) = connection.open_table(&name, None).await {
+                return Ok(NativeTable::new(table));
+            }
+        }
+        let table = guarded(connection.create_table(&name, batches, schema, mode)).await?;
+        Ok(NativeTable::new(table))
+    }
+
+    #[napi]
+    pub async fn open_table(&self, name: String, options: Option<OpenTableOptions>) -> napi::Result<NativeTable> {
+        let version = options.and_then(|o| o.version).map(version_arg).transpose()?;
+        let table = guarded(self.live()?.open_table(&name, version)).await?;
+        Ok(NativeTable::new(table))
+    }
+
+    #[napi]
+    pub async fn drop_table(&self, name: String) -> napi::Result<()> {
+        guarded(self.live()?.drop_table(&name)).await
+    }
+}

@@ -1,0 +1,294 @@
+//! `NativeTable`: JS handle of a core `TableHandle`. Converts arguments and results only.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_schema::Schema;
+use napi::bindgen_prelude::Float32Array;
+use napi_derive::napi;
+use palimpsest_core::{
+    parse_distance_type, AddMode, ColumnChange, MergeInsertSpec, NewColumns, QueryRequest,
+    TableHandle, VectorRequest, WriteResult, DEFAULT_TOP_K,
+};
+
+use crate::connection::version_arg;
+use crate::error::{guarded, invalid_argument};
+use crate::schema_json::{schema_from_json, schema_to_json, type_from_json};
+use crate::stream::NativeBatchStream;
+use crate::wire::{batches_from_wire, batches_to_wire, WireBatchIn, WireBatchOut};
+
+#[napi(object)]
+pub struct WriteSummary {
+    pub version: i64,
+    pub rows_added: i64,
+    pub rows_updated: i64,
+    pub rows_deleted: i64,
+}
+
+impl From<WriteResult> for WriteSummary {
+    fn from(r: WriteResult) -> Self {
+        Self {
+            version: r.version as i64,
+            rows_added: r.rows_added as i64,
+            rows_updated: r.rows_updated as i64,
+            rows_deleted: r.rows_deleted as i64,
+        }
+    }
+}
+
+#[napi(object)]
+pub struct MergeOptions {
+    pub when_matched_update_all: bool,
+    pub when_matched_update_all_where: Option<String>,
+    pub when_not_matched_insert_all: bool,
+    pub when_not_matched_by_source_delete: bool,
+    pub when_not_matched_by_source_delete_where: Option<String>,
+}
+
+#[napi(object)]
+pub struct ColumnAlterationArg {
+    pub path: String,
+    pub rename: Option<String>,
+    pub nullable: Option<bool>,
+    /// TypeJson, JSON-encoded.
+    pub data_type: Option<String>,
+}
+
+#[napi(object)]
+pub struct VectorQueryArg {
+    pub column: Option<String>,
+    pub values: Float32Array,
+    pub k: Option<u32>,
+    pub distance_type: Option<String>,
+}
+
+#[napi(object)]
+pub struct QueryArg {
+    pub filter: Option<String>,
+    pub columns: Option<Vec<String>>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+    pub with_row_id: Option<bool>,
+    pub vector: Option<VectorQueryArg>,
+}
+
+#[napi(object)]
+pub struct VersionEntry {
+    pub version: i64,
+    /// Milliseconds since the Unix epoch.
+    pub timestamp: f64,
+    pub metadata: HashMap<String, String>,
+}
+
+#[napi]
+pub struct NativeTable {
+    inner: Arc<TableHandle>,
+}
+
+impl NativeTable {
+    pub(crate) fn new(inner: TableHandle) -> Self {
+        Self { inner: Arc::new(inner) }
+    }
+}
+
+fn count_arg(name: &str, value: Option<i64>) -> napi::Result<Option<u64>> {
+    value
+        .map(|v| u64::try_from(v).map_err(|_| invalid_argument(format!("{name} must be 0 or more, got {v}"))))
+        .transpose()
+}
+
+fn query_request(arg: QueryArg) -> napi::Result<QueryRequest> {
+    let limit = count_arg("limit", arg.limit)?;
+    let vector = match arg.vector {
+        Some(v) => Some(VectorRequest {
+            column: v.column,
+            values: v.values.to_vec(),
+            k: v.k.map(|k| k as usize).or(limit.map(|l| l as usize)).unwrap_or(DEFAULT_TOP_K),
+            distance_type: v
+                .distance_type
+                .as_deref()
+                .map(parse_distance_type)
+                .transpose()
+                .map_err(crate::error::to_napi)?,
+        }),
+        None => None,
+    };
+    Ok(QueryRequest {
+        filter: arg.filter,
+        columns: arg.columns,
+        limit,
+        offset: count_arg("offset", arg.offset)?,
+        with_row_id: arg.with_row_id.unwrap_or(false),
+        vector,
+    })
+}
+
+#[napi]
+impl NativeTable {
+    #[napi(getter)]
+    pub fn name(&self) -> String {
+        self.inner.name().to_string()
+    }
+
+    #[napi]
+    pub fn is_open(&self) -> bool {
+        self.inner.is_open()
+    }
+
+    #[napi]
+    pub fn close(&self) {
+        self.inner.close()
+    }
+
+    #[napi]
+    pub async fn version(&self) -> napi::Result<i64> {
+        guarded(self.inner.version()).await.map(|v| v as i64)
+    }
+
+    #[napi]
+    pub fn checked_out_version(&self) -> Option<i64> {
+        self.inner.checked_out_version().map(|v| v as i64)
+    }
+
+    #[napi]
+    pub async fn schema(&self) -> napi::Result<String> {
+        let schema = guarded(self.inner.schema()).await?;
+        schema_to_json(&schema)
+    }
+
+    #[napi]
+    pub async fn count_rows(&self, filter: Option<String>) -> napi::Result<i64> {
+        guarded(self.inner.count_rows(filter.as_deref())).await.map(|n| n as i64)
+    }
+
+    #[napi]
+    pub async fn add(&self, batches: Vec<WireBatchIn>, mode: String) -> napi::Result<WriteSummary> {
+        let mode = match mode.as_str() {
+            "append" => AddMode::Append,
+            "overwrite" => AddMode::Overwrite,
+            other => return Err(invalid_argument(format!("mode must be \"append\" or \"overwrite\", got {other:?}"))),
+        };
+        let batches = batches_from_wire(batches)?;
+        guarded(self.inner.add(batches, mode)).await.map(Into::into)
+    }
+
+    #[napi]
+    pub async fn update(
+        &self,
+        filter: Option<String>,
+        columns: Vec<String>,
+        expressions: Vec<String>,
+    ) -> napi::Result<WriteSummary> {
+        if columns.len() != expressions.len() {
+            return Err(invalid_argument("update() needs one expression per column"));
+        }
+        let assignments: Vec<(String, String)> = columns.into_iter().zip(expressions).collect();
+        guarded(self.inner.update(filter.as_deref(), &assignments)).await.map(Into::into)
+    }
+
+    #[napi]
+    pub async fn delete(&self, predicate: String) -> napi::Result<WriteSummary> {
+        guarded(self.inner.delete(&predicate)).await.map(Into::into)
+    }
+
+    #[napi]
+    pub async fn merge_insert(
+        &self,
+        on: Vec<String>,
+        options: MergeOptions,
+        batches: Vec<WireBatchIn>,
+    ) -> napi::Result<WriteSummary> {
+        let spec = MergeInsertSpec {
+            on,
+            when_matched_update_all: options.when_matched_update_all,
+            when_matched_update_all_where: options.when_matched_update_all_where,
+            when_not_matched_insert_all: options.when_not_matched_insert_all,
+            when_not_matched_by_source_delete: options.when_not_matched_by_source_delete,
+            when_not_matched_by_source_delete_where: options.when_not_matched_by_source_delete_where,
+        };
+        let batches = batches_from_wire(batches)?;
+        guarded(self.inner.merge_insert(&spec, batches)).await.map(Into::into)
+    }
+
+    #[napi]
+    pub async fn add_columns_sql(&self, names: Vec<String>, expressions: Vec<String>) -> napi::Result<WriteSummary> {
+        if names.len() != expressions.len() {
+            return Err(invalid_argument("addColumns() needs one expression per column"));
+        }
+        let columns = NewColumns::Sql(names.into_iter().zip(expressions).collect());
+        guarded(self.inner.add_columns(columns)).await.map(Into::into)
+    }
+
+    #[napi]
+    pub async fn add_columns_null(&self, schema: String) -> napi::Result<WriteSummary> {
+        let schema: Schema = schema_from_json(&schema)?;
+        let columns = NewColumns::AllNull(Arc::new(schema));
+        guarded(self.inner.add_columns(columns)).await.map(Into::into)
+    }
+
+    #[napi]
+    pub async fn alter_columns(&self, alterations: Vec<ColumnAlterationArg>) -> napi::Result<WriteSummary> {
+        let changes = alterations
+            .into_iter()
+            .map(|a| {
+                Ok(ColumnChange {
+                    path: a.path,
+                    rename: a.rename,
+                    nullable: a.nullable,
+                    data_type: a.data_type.as_deref().map(type_from_json).transpose()?,
+                })
+            })
+            .collect::<napi::Result<Vec<_>>>()?;
+        guarded(self.inner.alter_columns(&changes)).await.map(Into::into)
+    }
+
+    #[napi]
+    pub async fn drop_columns(&self, names: Vec<String>) -> napi::Result<WriteSummary> {
+        guarded(self.inner.drop_columns(&names)).await.map(Into::into)
+    }
+
+    #[napi]
+    pub async fn query(&self, request: QueryArg) -> napi::Result<Vec<WireBatchOut>> {
+        let request = query_request(request)?;
+        let batches = guarded(self.inner.query(&request)).await?;
+        batches_to_wire(batches)
+    }
+
+    #[napi]
+    pub async fn query_stream(&self, request: QueryArg) -> napi::Result<NativeBatchStream> {
+        let request = query_request(request)?;
+        let stream = guarded(self.inner.query_stream(&request)).await?;
+        Ok(NativeBatchStream::new(stream))
+    }
+
+    #[napi]
+    pub async fn list_versions(&self) -> napi::Result<Vec<VersionEntry>> {
+        let versions = guarded(self.inner.list_versions()).await?;
+        Ok(versions
+            .into_iter()
+            .map(|v| VersionEntry {
+                version: v.version as i64,
+                timestamp: v.timestamp_ms as f64,
+                metadata: v.metadata.into_iter().collect(),
+            })
+            .collect())
+    }
+
+    #[napi]
+    pub async fn checkout(&self, version: i64) -> napi::Result<()> {
+        let version = version_arg(version)?;
+        guarded(self.inner.checkout(version)).await
+    }
+
+    #[napi]
+    pub async fn checkout_latest(&self) -> napi::Result<()> {
+        guarded(self.inner.checkout_latest()).await
+    }
+
+    #[napi]
+    pub async fn restore(&self, version: Option<i64>) -> napi::Result<WriteSummary> {
+        let version = version.map(version_arg).transpose()?;
+        let version = guarded(self.inner.restore(version)).await?;
+        Ok(WriteResult { version, ..Default::default() }.into())
+    }
+}
