@@ -335,7 +335,7 @@ const columns: [string, () => arrow.Vector][] = [
               field("value", new arrow.Int32()),
             ]),
             false,
-          ),
+          ) as arrow.Field<arrow.Struct>,
         ),
         (i) =>
           new Map(Array.from({ length: i % 3 }, (_, k) => [`k${k}`, i * k] as [string, number])),

@@ -242,7 +242,7 @@ describe("rowsToTable: with a schema, accepted values", () => {
     expect(cells("f16")).toEqual([0.5, -2]);
     expect(Number.isNaN(cells("f32")[0])).toBe(true);
     const raw = (name: string) =>
-      Array.from(t.getChild(name)!.data[0]!.values as BigInt64Array | Int32Array);
+      Array.from(t.getChild(name)!.data[0]!.values as ArrayLike<number | bigint>);
     expect(raw("ts_us")).toEqual([1_500_000n, 7n]);
     expect(raw("ts_s")).toEqual([2n, 9n]);
     expect(raw("day")).toEqual([3, 4]);
@@ -306,7 +306,7 @@ describe("rowsToTable: with a schema, accepted values", () => {
               field("value", new arrow.Int32()),
             ]),
             false,
-          ),
+          ) as arrow.Field<arrow.Struct>,
         ),
       ),
     );

@@ -183,12 +183,22 @@ export class Connection {
   async openTable(name: string, options: OpenTableOptions = {}): Promise<Table> {
     this.checkOpen();
     checkTableName(name);
-    const version = options?.version;
+    const { version, tag, asOf } = options ?? {};
+    const given = [version, tag, asOf].filter((x) => x !== undefined).length;
+    if (given > 1) {
+      throw new InvalidArgumentError("openTable() takes at most one of version, tag and asOf");
+    }
     if (version !== undefined) checkVersion(version, "openTable version");
     const inner = await callNative(() =>
       this.inner.openTable(name, version === undefined ? {} : { version }),
     );
-    return new Table(inner);
+    const table = new Table(inner);
+    if (tag !== undefined) await table.checkout(tag);
+    if (asOf !== undefined) {
+      if (!(asOf instanceof Date)) throw new InvalidArgumentError("openTable asOf must be a Date");
+      await table.checkout(asOf);
+    }
+    return table;
   }
 
   /**

@@ -36,6 +36,7 @@ export {
 export { type MergeClauseOptions, MergeInsertBuilder } from "./merge-insert";
 export { DEFAULT_K, Query, type VectorInput, VectorQuery } from "./query";
 export { Table } from "./table";
+export { type TagContents, Tags } from "./tags";
 export type {
   AddColumnsResult,
   AddColumnsSql,

@@ -107,6 +107,14 @@ export declare class NativeTable {
   checkout(version: number): Promise<void>;
   checkoutLatest(): Promise<void>;
   restore(version?: number | null): Promise<WriteSummary>;
+  createTag(name: string, version: number): Promise<void>;
+  listTags(): Promise<{ name: string; version: number }[]>;
+  tagVersion(name: string): Promise<number>;
+  updateTag(name: string, version: number): Promise<void>;
+  deleteTag(name: string): Promise<void>;
+  checkoutTag(name: string): Promise<number>;
+  /** `timestamp`: milliseconds since the epoch. Resolves the version checked out. */
+  checkoutAsOf(timestamp: number): Promise<number>;
 }
 
 /** What every native write resolves to: the new version and the rows it touched. */

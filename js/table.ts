@@ -19,6 +19,7 @@ import { MergeInsertBuilder } from "./merge-insert";
 import { callNative, callNativeSync, resultNumber } from "./native-loader";
 import type { NativeColumnAlteration, NativeTable } from "./native-types";
 import { Query, type VectorInput, VectorQuery } from "./query";
+import { Tags } from "./tags";
 import type {
   AddColumnsResult,
   AddColumnsSql,
@@ -275,15 +276,33 @@ export class Table {
   }
 
   /**
-   * Show `version` as a read-only view: reads see that version, writes reject with
+   * Show a past version as a read-only view: reads see that version, writes reject with
    * `READ_ONLY_CHECKOUT`. Return with {@link Table.checkoutLatest}, or make it the
    * latest again with {@link Table.restore}.
    *
-   * @throws {VersionNotFoundError} when the version does not exist.
+   * @param target a version number, a tag name, or a `Date` (the version that was the
+   *   latest at that instant).
+   * @throws {VersionNotFoundError} when the version does not exist (or, for a date, the
+   *   table did not exist yet).
+   * @throws {TagNotFoundError} when the tag does not exist.
    */
-  async checkout(version: number): Promise<void> {
-    checkVersion(version);
-    await callNative(() => this.inner.checkout(version));
+  async checkout(target: number | string | Date): Promise<void> {
+    if (typeof target === "string") {
+      checkString(target, "tag name");
+      await callNative(() => this.inner.checkoutTag(target));
+    } else if (target instanceof Date) {
+      const ms = target.getTime();
+      if (Number.isNaN(ms)) throw new InvalidArgumentError("checkout() got an invalid Date");
+      await callNative(() => this.inner.checkoutAsOf(ms));
+    } else {
+      checkVersion(target);
+      await callNative(() => this.inner.checkout(target));
+    }
+  }
+
+  /** The table's tags: names for versions. */
+  tags(): Tags {
+    return new Tags(this.inner);
   }
 
   /** Follow the latest version again (and see writes made since by others). */

@@ -5,6 +5,7 @@ mod error;
 mod schema_json;
 mod stream;
 mod table;
+mod tags;
 mod wire;
 
 pub use connection::NativeConnection;

@@ -89,6 +89,10 @@ impl NativeTable {
     pub(crate) fn new(inner: TableHandle) -> Self {
         Self { inner: Arc::new(inner) }
     }
+
+    pub(crate) fn handle(&self) -> &TableHandle {
+        &self.inner
+    }
 }
 
 fn count_arg(name: &str, value: Option<i64>) -> napi::Result<Option<u64>> {

@@ -7,6 +7,7 @@ mod input;
 mod names;
 mod query;
 mod table;
+mod tags;
 mod writes;
 
 pub use connection::{Connection, CreateMode};
@@ -15,6 +16,7 @@ pub use input::{align_batches, Coverage};
 pub use names::validate_table_name;
 pub use query::{parse_distance_type, BatchStream, QueryRequest, VectorRequest, DEFAULT_TOP_K};
 pub use table::{TableHandle, VersionInfo};
+pub use tags::TagInfo;
 pub use writes::{AddMode, ColumnChange, MergeInsertSpec, NewColumns, WriteResult};
 
 /// Re-exported so the binding uses exactly the arrow version lance does.

@@ -95,3 +95,39 @@ async fn versions_one_to_nine() {
     assert_eq!(v1_rows[0], (1, "Richard".to_string()));
     assert_eq!(v1_rows.len(), 3);
 }
+
+#[tokio::test]
+async fn tags_and_time_travel() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = connection(&dir);
+    let table = create_quotes(&conn).await;
+    let t1 = table.list_versions().await.unwrap()[0].timestamp_ms;
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    table.delete("id = 1").await.unwrap();
+
+    table.create_tag("snapshot", 1).await.unwrap();
+    assert_eq!(table.version().await.unwrap(), 2, "tags create no versions");
+    assert_eq!(table.tag_version("snapshot").await.unwrap(), 1);
+    let dup = table.create_tag("snapshot", 2).await.unwrap_err();
+    assert_eq!(dup.code, palimpsest_core::ErrorCode::InvalidArgument);
+    let missing_version = table.create_tag("later", 9).await.unwrap_err();
+    assert_eq!(missing_version.code, palimpsest_core::ErrorCode::VersionNotFound);
+
+    assert_eq!(table.checkout_tag("snapshot").await.unwrap(), 1);
+    assert_eq!(table.count_rows(None).await.unwrap(), 3);
+    table.checkout_latest().await.unwrap();
+
+    table.update_tag("snapshot", 2).await.unwrap();
+    let tags = table.list_tags().await.unwrap();
+    assert_eq!(tags.len(), 1);
+    assert_eq!((tags[0].name.as_str(), tags[0].version), ("snapshot", 2));
+    table.delete_tag("snapshot").await.unwrap();
+    let gone = table.tag_version("snapshot").await.unwrap_err();
+    assert_eq!(gone.code, palimpsest_core::ErrorCode::TagNotFound);
+
+    // As of the first version's timestamp: version 1; before it: no version.
+    assert_eq!(table.checkout_as_of(t1).await.unwrap(), 1);
+    assert_eq!(table.count_rows(None).await.unwrap(), 3);
+    let before = table.checkout_as_of(t1 - 60_000).await.unwrap_err();
+    assert_eq!(before.code, palimpsest_core::ErrorCode::VersionNotFound);
+}
