@@ -104,7 +104,8 @@ describe("checkout", () => {
     await expectCode(table.checkout(99), "VERSION_NOT_FOUND", VersionNotFoundError);
     await expectCode(table.checkout(0), "INVALID_ARGUMENT");
     await expectCode(table.checkout(1.5), "INVALID_ARGUMENT");
-    await expectCode(table.checkout("1" as never), "INVALID_ARGUMENT");
+    await expectCode(table.checkout(new Date(Number.NaN)), "INVALID_ARGUMENT");
+    await expectCode(table.checkout({} as never), "INVALID_ARGUMENT");
     expect(table.isCheckedOut()).toBe(false);
     expect(await table.version()).toBe(4);
   });

@@ -9,11 +9,11 @@ import { InvalidArgumentError } from "./errors";
 const TABLE_NAME = /^[A-Za-z0-9_.-]+$/;
 
 /** Longest table name accepted (a file name component on most file systems). */
-export const MAX_TABLE_NAME_LENGTH = 255;
+export const MAX_TABLE_NAME_LENGTH = 249;
 
 /**
  * Check a table name: letters, digits, `_`, `-` and `.`, no `..`, no path separators,
- * not empty, at most 255 characters. The native side checks the same rules.
+ * not empty, at most 249 characters (the directory adds `.lance`: 255 bytes in all). The native side checks the same rules.
  */
 export function checkTableName(name: unknown): asserts name is string {
   if (typeof name !== "string") {

@@ -39,7 +39,9 @@ pub(crate) fn version_arg(version: i64) -> napi::Result<u64> {
     u64::try_from(version)
         .ok()
         .filter(|v| *v > 0)
-        .ok_or_else(|| invalid_argument(format!("version must be a positive integer, got {version}")))
+        .ok_or_else(|| {
+            invalid_argument(format!("version must be a positive integer, got {version}"))
+        })
 }
 
 #[napi]
@@ -116,8 +118,15 @@ impl NativeConnection {
     }
 
     #[napi]
-    pub async fn open_table(&self, name: String, options: Option<OpenTableOptions>) -> napi::Result<NativeTable> {
-        let version = options.and_then(|o| o.version).map(version_arg).transpose()?;
+    pub async fn open_table(
+        &self,
+        name: String,
+        options: Option<OpenTableOptions>,
+    ) -> napi::Result<NativeTable> {
+        let version = options
+            .and_then(|o| o.version)
+            .map(version_arg)
+            .transpose()?;
         let table = guarded(self.live()?.open_table(&name, version)).await?;
         Ok(NativeTable::new(table))
     }

@@ -11,7 +11,7 @@ pub fn to_napi(err: Error) -> napi::Error {
     let mut reason = format!("[{}] {}", err.code.as_str(), err.message);
     // Keep the underlying cause's text for debugging; the message above is for users.
     if let Some(source) = &err.source {
-        let detail = source.to_string();
+        let detail = palimpsest_core::first_line(&source.to_string());
         if !detail.is_empty() && !err.message.contains(&detail) {
             reason.push_str("\ncaused by: ");
             reason.push_str(&detail);

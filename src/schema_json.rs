@@ -26,27 +26,64 @@ pub struct FieldJson {
 }
 
 #[derive(Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum TypeJson {
     Null,
     Bool,
-    Int { bit_width: u8, signed: bool },
-    Float { precision: Precision },
+    Int {
+        bit_width: u8,
+        signed: bool,
+    },
+    Float {
+        precision: Precision,
+    },
     Utf8,
     LargeUtf8,
     Binary,
     LargeBinary,
-    FixedSizeBinary { byte_width: i32 },
-    Date { unit: DateUnit },
-    Timestamp { unit: Unit, timezone: Option<String> },
-    Time { unit: Unit, bit_width: u8 },
-    Duration { unit: Unit },
-    Decimal { precision: u8, scale: i8, bit_width: u16 },
-    List { child: Box<FieldJson> },
-    LargeList { child: Box<FieldJson> },
-    FixedSizeList { list_size: i32, child: Box<FieldJson> },
-    Struct { children: Vec<FieldJson> },
-    Map { child: Box<FieldJson>, keys_sorted: bool },
+    FixedSizeBinary {
+        byte_width: i32,
+    },
+    Date {
+        unit: DateUnit,
+    },
+    Timestamp {
+        unit: Unit,
+        timezone: Option<String>,
+    },
+    Time {
+        unit: Unit,
+        bit_width: u8,
+    },
+    Duration {
+        unit: Unit,
+    },
+    Decimal {
+        precision: u8,
+        scale: i8,
+        bit_width: u16,
+    },
+    List {
+        child: Box<FieldJson>,
+    },
+    LargeList {
+        child: Box<FieldJson>,
+    },
+    FixedSizeList {
+        list_size: i32,
+        child: Box<FieldJson>,
+    },
+    Struct {
+        children: Vec<FieldJson>,
+    },
+    Map {
+        child: Box<FieldJson>,
+        keys_sorted: bool,
+    },
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy)]
@@ -134,7 +171,10 @@ fn field_to_json(field: &Field) -> napi::Result<FieldJson> {
 }
 
 fn field_from_json(json: FieldJson) -> napi::Result<Field> {
-    Ok(Field::new(json.name, type_from(json.data_type)?, json.nullable).with_metadata(json.metadata))
+    Ok(
+        Field::new(json.name, type_from(json.data_type)?, json.nullable)
+            .with_metadata(json.metadata),
+    )
 }
 
 fn child(field: &Field) -> napi::Result<Box<FieldJson>> {
@@ -164,24 +204,51 @@ fn type_to_json(data_type: &DataType) -> napi::Result<TypeJson> {
         D::Binary | D::BinaryView => TypeJson::Binary,
         D::LargeBinary => TypeJson::LargeBinary,
         D::FixedSizeBinary(n) => TypeJson::FixedSizeBinary { byte_width: *n },
-        D::Date32 => TypeJson::Date { unit: DateUnit::Day },
-        D::Date64 => TypeJson::Date { unit: DateUnit::Millisecond },
+        D::Date32 => TypeJson::Date {
+            unit: DateUnit::Day,
+        },
+        D::Date64 => TypeJson::Date {
+            unit: DateUnit::Millisecond,
+        },
         D::Timestamp(unit, tz) => TypeJson::Timestamp {
             unit: unit.into(),
             timezone: tz.as_ref().map(|t| t.to_string()),
         },
-        D::Time32(unit) => TypeJson::Time { unit: unit.into(), bit_width: 32 },
-        D::Time64(unit) => TypeJson::Time { unit: unit.into(), bit_width: 64 },
+        D::Time32(unit) => TypeJson::Time {
+            unit: unit.into(),
+            bit_width: 32,
+        },
+        D::Time64(unit) => TypeJson::Time {
+            unit: unit.into(),
+            bit_width: 64,
+        },
         D::Duration(unit) => TypeJson::Duration { unit: unit.into() },
-        D::Decimal128(p, s) => TypeJson::Decimal { precision: *p, scale: *s, bit_width: 128 },
-        D::Decimal256(p, s) => TypeJson::Decimal { precision: *p, scale: *s, bit_width: 256 },
+        D::Decimal128(p, s) => TypeJson::Decimal {
+            precision: *p,
+            scale: *s,
+            bit_width: 128,
+        },
+        D::Decimal256(p, s) => TypeJson::Decimal {
+            precision: *p,
+            scale: *s,
+            bit_width: 256,
+        },
         D::List(f) | D::ListView(f) => TypeJson::List { child: child(f)? },
         D::LargeList(f) | D::LargeListView(f) => TypeJson::LargeList { child: child(f)? },
-        D::FixedSizeList(f, n) => TypeJson::FixedSizeList { list_size: *n, child: child(f)? },
-        D::Struct(fields) => TypeJson::Struct {
-            children: fields.iter().map(|f| field_to_json(f)).collect::<napi::Result<_>>()?,
+        D::FixedSizeList(f, n) => TypeJson::FixedSizeList {
+            list_size: *n,
+            child: child(f)?,
         },
-        D::Map(f, sorted) => TypeJson::Map { child: child(f)?, keys_sorted: *sorted },
+        D::Struct(fields) => TypeJson::Struct {
+            children: fields
+                .iter()
+                .map(|f| field_to_json(f))
+                .collect::<napi::Result<_>>()?,
+        },
+        D::Map(f, sorted) => TypeJson::Map {
+            child: child(f)?,
+            keys_sorted: *sorted,
+        },
         D::Dictionary(_, values) => type_to_json(values)?,
         other => {
             return Err(invalid_argument(format!(
@@ -218,19 +285,37 @@ fn type_from(json: TypeJson) -> napi::Result<DataType> {
         TypeJson::Binary => D::Binary,
         TypeJson::LargeBinary => D::LargeBinary,
         TypeJson::FixedSizeBinary { byte_width } => D::FixedSizeBinary(byte_width),
-        TypeJson::Date { unit: DateUnit::Day } => D::Date32,
-        TypeJson::Date { unit: DateUnit::Millisecond } => D::Date64,
-        TypeJson::Timestamp { unit, timezone } => D::Timestamp(unit.into(), timezone.map(Into::into)),
-        TypeJson::Time { unit, bit_width: 32 } => D::Time32(unit.into()),
+        TypeJson::Date {
+            unit: DateUnit::Day,
+        } => D::Date32,
+        TypeJson::Date {
+            unit: DateUnit::Millisecond,
+        } => D::Date64,
+        TypeJson::Timestamp { unit, timezone } => {
+            D::Timestamp(unit.into(), timezone.map(Into::into))
+        }
+        TypeJson::Time {
+            unit,
+            bit_width: 32,
+        } => D::Time32(unit.into()),
         TypeJson::Time { unit, .. } => D::Time64(unit.into()),
         TypeJson::Duration { unit } => D::Duration(unit.into()),
-        TypeJson::Decimal { precision, scale, bit_width: 128 } => D::Decimal128(precision, scale),
-        TypeJson::Decimal { precision, scale, .. } => D::Decimal256(precision, scale),
+        TypeJson::Decimal {
+            precision,
+            scale,
+            bit_width: 128,
+        } => D::Decimal128(precision, scale),
+        TypeJson::Decimal {
+            precision, scale, ..
+        } => D::Decimal256(precision, scale),
         TypeJson::List { child } => D::List(boxed(child)?),
         TypeJson::LargeList { child } => D::LargeList(boxed(child)?),
         TypeJson::FixedSizeList { list_size, child } => D::FixedSizeList(boxed(child)?, list_size),
         TypeJson::Struct { children } => D::Struct(Fields::from(
-            children.into_iter().map(field_from_json).collect::<napi::Result<Vec<_>>>()?,
+            children
+                .into_iter()
+                .map(field_from_json)
+                .collect::<napi::Result<Vec<_>>>()?,
         )),
         TypeJson::Map { child, keys_sorted } => D::Map(boxed(child)?, keys_sorted),
     })

@@ -15,7 +15,9 @@ pub struct NativeBatchStream {
 
 impl NativeBatchStream {
     pub(crate) fn new(stream: BatchStream) -> Self {
-        Self { inner: Mutex::new(Some(stream)) }
+        Self {
+            inner: Mutex::new(Some(stream)),
+        }
     }
 }
 

@@ -87,7 +87,9 @@ pub struct NativeTable {
 
 impl NativeTable {
     pub(crate) fn new(inner: TableHandle) -> Self {
-        Self { inner: Arc::new(inner) }
+        Self {
+            inner: Arc::new(inner),
+        }
     }
 
     pub(crate) fn handle(&self) -> &TableHandle {
@@ -97,7 +99,10 @@ impl NativeTable {
 
 fn count_arg(name: &str, value: Option<i64>) -> napi::Result<Option<u64>> {
     value
-        .map(|v| u64::try_from(v).map_err(|_| invalid_argument(format!("{name} must be 0 or more, got {v}"))))
+        .map(|v| {
+            u64::try_from(v)
+                .map_err(|_| invalid_argument(format!("{name} must be 0 or more, got {v}")))
+        })
         .transpose()
 }
 
@@ -107,7 +112,10 @@ fn query_request(arg: QueryArg) -> napi::Result<QueryRequest> {
         Some(v) => Some(VectorRequest {
             column: v.column,
             values: v.values.to_vec(),
-            k: v.k.map(|k| k as usize).or(limit.map(|l| l as usize)).unwrap_or(DEFAULT_TOP_K),
+            k: v.k
+                .map(|k| k as usize)
+                .or(limit.map(|l| l as usize))
+                .unwrap_or(DEFAULT_TOP_K),
             distance_type: v
                 .distance_type
                 .as_deref()
@@ -162,7 +170,9 @@ impl NativeTable {
 
     #[napi]
     pub async fn count_rows(&self, filter: Option<String>) -> napi::Result<i64> {
-        guarded(self.inner.count_rows(filter.as_deref())).await.map(|n| n as i64)
+        guarded(self.inner.count_rows(filter.as_deref()))
+            .await
+            .map(|n| n as i64)
     }
 
     #[napi]
@@ -170,7 +180,11 @@ impl NativeTable {
         let mode = match mode.as_str() {
             "append" => AddMode::Append,
             "overwrite" => AddMode::Overwrite,
-            other => return Err(invalid_argument(format!("mode must be \"append\" or \"overwrite\", got {other:?}"))),
+            other => {
+                return Err(invalid_argument(format!(
+                    "mode must be \"append\" or \"overwrite\", got {other:?}"
+                )))
+            }
         };
         let batches = batches_from_wire(batches)?;
         guarded(self.inner.add(batches, mode)).await.map(Into::into)
@@ -187,7 +201,9 @@ impl NativeTable {
             return Err(invalid_argument("update() needs one expression per column"));
         }
         let assignments: Vec<(String, String)> = columns.into_iter().zip(expressions).collect();
-        guarded(self.inner.update(filter.as_deref(), &assignments)).await.map(Into::into)
+        guarded(self.inner.update(filter.as_deref(), &assignments))
+            .await
+            .map(Into::into)
     }
 
     #[napi]
@@ -208,30 +224,46 @@ impl NativeTable {
             when_matched_update_all_where: options.when_matched_update_all_where,
             when_not_matched_insert_all: options.when_not_matched_insert_all,
             when_not_matched_by_source_delete: options.when_not_matched_by_source_delete,
-            when_not_matched_by_source_delete_where: options.when_not_matched_by_source_delete_where,
+            when_not_matched_by_source_delete_where: options
+                .when_not_matched_by_source_delete_where,
         };
         let batches = batches_from_wire(batches)?;
-        guarded(self.inner.merge_insert(&spec, batches)).await.map(Into::into)
+        guarded(self.inner.merge_insert(&spec, batches))
+            .await
+            .map(Into::into)
     }
 
     #[napi]
-    pub async fn add_columns_sql(&self, names: Vec<String>, expressions: Vec<String>) -> napi::Result<WriteSummary> {
+    pub async fn add_columns_sql(
+        &self,
+        names: Vec<String>,
+        expressions: Vec<String>,
+    ) -> napi::Result<WriteSummary> {
         if names.len() != expressions.len() {
-            return Err(invalid_argument("addColumns() needs one expression per column"));
+            return Err(invalid_argument(
+                "addColumns() needs one expression per column",
+            ));
         }
         let columns = NewColumns::Sql(names.into_iter().zip(expressions).collect());
-        guarded(self.inner.add_columns(columns)).await.map(Into::into)
+        guarded(self.inner.add_columns(columns))
+            .await
+            .map(Into::into)
     }
 
     #[napi]
     pub async fn add_columns_null(&self, schema: String) -> napi::Result<WriteSummary> {
         let schema: Schema = schema_from_json(&schema)?;
         let columns = NewColumns::AllNull(Arc::new(schema));
-        guarded(self.inner.add_columns(columns)).await.map(Into::into)
+        guarded(self.inner.add_columns(columns))
+            .await
+            .map(Into::into)
     }
 
     #[napi]
-    pub async fn alter_columns(&self, alterations: Vec<ColumnAlterationArg>) -> napi::Result<WriteSummary> {
+    pub async fn alter_columns(
+        &self,
+        alterations: Vec<ColumnAlterationArg>,
+    ) -> napi::Result<WriteSummary> {
         let changes = alterations
             .into_iter()
             .map(|a| {
@@ -243,12 +275,16 @@ impl NativeTable {
                 })
             })
             .collect::<napi::Result<Vec<_>>>()?;
-        guarded(self.inner.alter_columns(&changes)).await.map(Into::into)
+        guarded(self.inner.alter_columns(&changes))
+            .await
+            .map(Into::into)
     }
 
     #[napi]
     pub async fn drop_columns(&self, names: Vec<String>) -> napi::Result<WriteSummary> {
-        guarded(self.inner.drop_columns(&names)).await.map(Into::into)
+        guarded(self.inner.drop_columns(&names))
+            .await
+            .map(Into::into)
     }
 
     #[napi]
@@ -293,6 +329,10 @@ impl NativeTable {
     pub async fn restore(&self, version: Option<i64>) -> napi::Result<WriteSummary> {
         let version = version.map(version_arg).transpose()?;
         let version = guarded(self.inner.restore(version)).await?;
-        Ok(WriteResult { version, ..Default::default() }.into())
+        Ok(WriteResult {
+            version,
+            ..Default::default()
+        }
+        .into())
     }
 }

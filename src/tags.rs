@@ -25,13 +25,18 @@ impl NativeTable {
         let tags = guarded(self.handle().list_tags()).await?;
         Ok(tags
             .into_iter()
-            .map(|t| TagEntry { name: t.name, version: t.version as i64 })
+            .map(|t| TagEntry {
+                name: t.name,
+                version: t.version as i64,
+            })
             .collect())
     }
 
     #[napi]
     pub async fn tag_version(&self, name: String) -> napi::Result<i64> {
-        guarded(self.handle().tag_version(&name)).await.map(|v| v as i64)
+        guarded(self.handle().tag_version(&name))
+            .await
+            .map(|v| v as i64)
     }
 
     #[napi]
@@ -47,7 +52,9 @@ impl NativeTable {
 
     #[napi]
     pub async fn checkout_tag(&self, name: String) -> napi::Result<i64> {
-        guarded(self.handle().checkout_tag(&name)).await.map(|v| v as i64)
+        guarded(self.handle().checkout_tag(&name))
+            .await
+            .map(|v| v as i64)
     }
 
     /// Checks out the version current at `timestamp` (ms since the epoch).
@@ -56,6 +63,8 @@ impl NativeTable {
         if !timestamp.is_finite() {
             return Err(invalid_argument("checkout(date) needs a valid Date"));
         }
-        guarded(self.handle().checkout_as_of(timestamp.floor() as i64)).await.map(|v| v as i64)
+        guarded(self.handle().checkout_as_of(timestamp.floor() as i64))
+            .await
+            .map(|v| v as i64)
     }
 }

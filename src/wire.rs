@@ -27,8 +27,8 @@ pub struct WireBatchIn {
     pub buffers: Vec<Option<Uint8Array>>,
 }
 
-/// A batch going to JS.
-#[napi(object)]
+/// A batch going to JS (never read back from JS).
+#[napi(object, object_from_js = false)]
 pub struct WireBatchOut {
     pub schema: String,
     pub num_rows: u32,
@@ -81,8 +81,14 @@ pub fn batch_to_wire(batch: RecordBatch) -> napi::Result<WireBatchOut> {
     let mut buffers = Vec::new();
     for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
         let column = plain(column)?;
-        fields.push(Field::new(field.name(), column.data_type().clone(), field.is_nullable())
-            .with_metadata(field.metadata().clone()));
+        fields.push(
+            Field::new(
+                field.name(),
+                column.data_type().clone(),
+                field.is_nullable(),
+            )
+            .with_metadata(field.metadata().clone()),
+        );
         push_array(&column.to_data(), &mut nodes, &mut buffers);
     }
     let schema = Schema::new_with_metadata(fields, batch.schema().metadata().clone());
@@ -140,10 +146,6 @@ pub fn batches_from_wire(batches: Vec<WireBatchIn>) -> napi::Result<Vec<RecordBa
     batches.into_iter().map(batch_from_wire).collect()
 }
 
-pub fn schema_of(batch: &WireBatchIn) -> napi::Result<Schema> {
-    schema_from_json(&batch.schema)
-}
-
 fn batch_from_wire(batch: WireBatchIn) -> napi::Result<RecordBatch> {
     let schema = Arc::new(schema_from_json(&batch.schema)?);
     let mut reader = WireReader {
@@ -160,7 +162,8 @@ fn batch_from_wire(batch: WireBatchIn) -> napi::Result<RecordBatch> {
     if reader.node * 3 != batch.nodes.len() || reader.buffer != batch.buffers.len() {
         return Err(invalid_argument("wire batch has leftover nodes or buffers"));
     }
-    let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows as usize));
+    let options =
+        arrow_array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows as usize));
     RecordBatch::try_new_with_options(schema, columns, &options)
         .map_err(|e| code_error(ErrorCode::SchemaMismatch, e.to_string()))
 }
@@ -185,7 +188,9 @@ impl WireReader<'_> {
     fn required_buffer(&mut self) -> napi::Result<Buffer> {
         match self.next_buffer()? {
             Some(bytes) => Ok(Buffer::from_slice_ref(bytes)),
-            None => Err(invalid_argument("wire batch has a null where a data buffer belongs")),
+            None => Err(invalid_argument(
+                "wire batch has a null where a data buffer belongs",
+            )),
         }
     }
 
@@ -207,7 +212,9 @@ impl WireReader<'_> {
             }
             _ => None,
         };
-        let mut builder = ArrayDataBuilder::new(data_type.clone()).len(len).nulls(nulls);
+        let mut builder = ArrayDataBuilder::new(data_type.clone())
+            .len(len)
+            .nulls(nulls);
         use DataType as D;
         match data_type {
             D::Null => {}
@@ -229,7 +236,9 @@ impl WireReader<'_> {
                     builder = builder.add_child_data(self.array(child.data_type())?);
                 }
             }
-            _ if data_type.primitive_width().is_some() || matches!(data_type, D::FixedSizeBinary(_)) => {
+            _ if data_type.primitive_width().is_some()
+                || matches!(data_type, D::FixedSizeBinary(_)) =>
+            {
                 builder = builder.add_buffer(self.required_buffer()?);
             }
             other => {
@@ -238,8 +247,11 @@ impl WireReader<'_> {
                 )))
             }
         }
-        builder
-            .build()
-            .map_err(|e| code_error(ErrorCode::SchemaMismatch, format!("invalid Arrow data: {e}")))
+        builder.build().map_err(|e| {
+            code_error(
+                ErrorCode::SchemaMismatch,
+                format!("invalid Arrow data: {e}"),
+            )
+        })
     }
 }

@@ -166,13 +166,47 @@ fn extract_quoted(text: &str) -> Option<String> {
     None
 }
 
-/// Lance messages carry a source location after the text; users need only the text.
-pub(crate) fn first_line(text: &str) -> String {
+/// Lance messages carry source locations (`, /path/file.rs:12:34`) and repeat prefixes;
+/// users need only the text.
+pub fn first_line(text: &str) -> String {
     let line = text.lines().next().unwrap_or(text);
-    match line.rfind(", /") {
-        Some(pos) => line[..pos].to_string(),
-        None => line.to_string(),
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(pos) = rest.find(", /") {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos + 2..];
+        let end = after
+            .find(|c: char| c.is_whitespace() || c == ')' || c == ',')
+            .unwrap_or(after.len());
+        let token = &after[..end];
+        if is_source_location(token) {
+            rest = &after[end..];
+        } else {
+            out.push_str(", ");
+            rest = after;
+        }
     }
+    out.push_str(rest);
+    out.replace("Invalid user input: ", "")
+        .trim_end_matches([',', ' '])
+        .to_string()
+}
+
+fn is_source_location(token: &str) -> bool {
+    let mut parts = token.rsplitn(3, ':');
+    let (Some(col), Some(line), Some(file)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    file.ends_with(".rs")
+        && !col.is_empty()
+        && col.chars().all(|c| c.is_ascii_digit())
+        && line.chars().all(|c| c.is_ascii_digit())
+}
+
+/// SQL that does not parse, reported by lance as plain invalid input.
+fn is_sql_syntax_error(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    lower.contains("sql parser error") || lower.contains("error parsing statement")
 }
 
 impl From<lance::Error> for Error {
@@ -192,11 +226,14 @@ impl From<lance::Error> for Error {
             | L::IncompatibleTransaction { .. }
             | L::TooMuchWriteContention { .. } => ErrorCode::CommitConflict,
             L::VersionNotFound { .. } => ErrorCode::VersionNotFound,
+            L::RefConflict { .. } => ErrorCode::InvalidArgument,
             L::RefNotFound { .. } => ErrorCode::TagNotFound,
             L::IO { .. } => ErrorCode::Io,
             L::InvalidInput { .. } | L::NotSupported { .. } | L::InvalidRef { .. } => {
                 if unknown_column_in(&text).is_some() {
                     ErrorCode::ColumnNotFound
+                } else if is_sql_syntax_error(&text) {
+                    ErrorCode::InvalidPredicate
                 } else {
                     ErrorCode::InvalidArgument
                 }
@@ -234,7 +271,23 @@ mod tests {
     fn strips_source_locations() {
         assert_eq!(
             first_line("Invalid user input: bad, /root/.cargo/x.rs:1:2\nmore"),
-            "Invalid user input: bad"
+            "bad"
         );
+        assert_eq!(
+            first_line("outer: Invalid user input: inner (x, y), /a/b.rs:109:22, /c/d.rs:88:17"),
+            "outer: inner (x, y)"
+        );
+        assert_eq!(
+            first_line("keeps, /not/a/location"),
+            "keeps, /not/a/location"
+        );
+    }
+
+    #[test]
+    fn sql_syntax_errors_are_invalid_predicates() {
+        assert!(is_sql_syntax_error(
+            "Error parsing statement: SELECT 1 (sql parser error: Expected: an expression)"
+        ));
+        assert!(!is_sql_syntax_error("No field named x"));
     }
 }

@@ -123,9 +123,10 @@ pub(crate) fn same_layout(a: &DataType, b: &DataType) -> bool {
         }
         (D::Struct(xs), D::Struct(ys)) => {
             xs.len() == ys.len()
-                && xs.iter().zip(ys.iter()).all(|(x, y)| {
-                    x.name() == y.name() && same_layout(x.data_type(), y.data_type())
-                })
+                && xs
+                    .iter()
+                    .zip(ys.iter())
+                    .all(|(x, y)| x.name() == y.name() && same_layout(x.data_type(), y.data_type()))
         }
         (D::Map(x, xs), D::Map(y, ys)) => xs == ys && same_layout(x.data_type(), y.data_type()),
         _ => a == b,
@@ -192,7 +193,10 @@ mod tests {
         let err = align_batches(vec![wrong_dim], &target(), Coverage::AllColumns).unwrap_err();
         assert!(err.message.contains("vectors of 2"), "{}", err.message);
 
-        let wrong_type = batch(vec![("id", Arc::new(StringArray::from(vec!["1"])) as ArrayRef)]);
+        let wrong_type = batch(vec![(
+            "id",
+            Arc::new(StringArray::from(vec!["1"])) as ArrayRef,
+        )]);
         let err = align_batches(vec![wrong_type], &target(), Coverage::Subset).unwrap_err();
         assert_eq!(err.code, crate::ErrorCode::SchemaMismatch);
 
@@ -206,7 +210,10 @@ mod tests {
 
     #[test]
     fn rejects_nulls_in_required_columns() {
-        let b = batch(vec![("id", Arc::new(Int64Array::from(vec![Some(1), None])) as ArrayRef)]);
+        let b = batch(vec![(
+            "id",
+            Arc::new(Int64Array::from(vec![Some(1), None])) as ArrayRef,
+        )]);
         let err = align_batches(vec![b], &target(), Coverage::AllColumns).unwrap_err();
         assert!(err.message.contains("not nullable"));
     }

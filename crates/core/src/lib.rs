@@ -11,7 +11,7 @@ mod tags;
 mod writes;
 
 pub use connection::{Connection, CreateMode};
-pub use error::{Error, ErrorCode, Result};
+pub use error::{first_line, Error, ErrorCode, Result};
 pub use input::{align_batches, Coverage};
 pub use names::validate_table_name;
 pub use query::{parse_distance_type, BatchStream, QueryRequest, VectorRequest, DEFAULT_TOP_K};

@@ -2,10 +2,11 @@
 
 use crate::error::{Error, Result};
 
-const MAX_NAME_LEN: usize = 255;
+/// A table is the directory `<name>.lance`, and file names are limited to 255 bytes.
+const MAX_NAME_LEN: usize = 249;
 
 /// Accepts letters, digits, `_`, `-` and `.`; rejects empty names, `..`, and anything longer
-/// than 255 bytes.
+/// than 249 bytes.
 pub fn validate_table_name(name: &str) -> Result<()> {
     let problem = if name.is_empty() {
         Some("it is empty".to_string())
@@ -41,7 +42,17 @@ mod tests {
 
     #[test]
     fn rejects_escapes_and_junk() {
-        for name in ["", "..", "a/b", "a\\b", "../x", ".hidden", "x y", "é", &"a".repeat(256)] {
+        for name in [
+            "",
+            "..",
+            "a/b",
+            "a\\b",
+            "../x",
+            ".hidden",
+            "x y",
+            "é",
+            &"a".repeat(250),
+        ] {
             let err = validate_table_name(name).unwrap_err();
             assert_eq!(err.code, crate::ErrorCode::InvalidArgument, "{name:?}");
         }

@@ -28,7 +28,10 @@ impl TableHandle {
     fn tag_not_found(&self, name: &str, err: lance::Error) -> Error {
         Error::new(
             ErrorCode::TagNotFound,
-            format!("table `{}` has no tag `{name}`; list them with tags().list()", self.name()),
+            format!(
+                "table `{}` has no tag `{name}`; list them with tags().list()",
+                self.name()
+            ),
         )
         .with_source(err)
     }
@@ -36,17 +39,21 @@ impl TableHandle {
     pub async fn create_tag(&self, name: &str, version: u64) -> Result<()> {
         self.check_version_exists(version).await?;
         let dataset = self.view().await?;
-        dataset.tags().create(name, version).await.map_err(|err| match err {
-            lance::Error::RefConflict { .. } => Error::invalid_argument(format!(
-                "tag `{name}` already exists; move it with tags().update()"
-            ))
-            .with_source(err),
-            lance::Error::InvalidRef { .. } => Error::invalid_argument(format!(
-                "`{name}` is not a valid tag name: {}",
-                crate::error::first_line(&err.to_string())
-            )),
-            other => other.into(),
-        })
+        dataset
+            .tags()
+            .create(name, version)
+            .await
+            .map_err(|err| match err {
+                lance::Error::RefConflict { .. } => Error::invalid_argument(format!(
+                    "tag `{name}` already exists; move it with tags().update()"
+                ))
+                .with_source(err),
+                lance::Error::InvalidRef { .. } => Error::invalid_argument(format!(
+                    "`{name}` is not a valid tag name: {}",
+                    crate::error::first_line(&err.to_string())
+                )),
+                other => other.into(),
+            })
     }
 
     pub async fn list_tags(&self) -> Result<Vec<TagInfo>> {

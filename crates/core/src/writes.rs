@@ -7,8 +7,7 @@ use arrow_array::{RecordBatch, RecordBatchIterator};
 use arrow_schema::{DataType, Schema, SchemaRef};
 use lance::dataset::{
     ColumnAlteration, InsertBuilder, MergeInsertBuilder, NewColumnTransform, UpdateBuilder,
-    WhenMatched, WhenNotMatched, WhenNotMatchedBySource, WriteDestination, WriteMode,
-    WriteParams,
+    WhenMatched, WhenNotMatched, WhenNotMatchedBySource, WriteDestination, WriteMode, WriteParams,
 };
 use lance::Dataset;
 

@@ -37,24 +37,38 @@ async fn failed_writes_change_nothing() {
     let bad_delete = table.delete("id >>> 3").await.unwrap_err();
     assert_eq!(bad_delete.code, ErrorCode::InvalidPredicate, "{bad_delete}");
     let unknown_delete = table.delete("nope > 3").await.unwrap_err();
-    assert_eq!(unknown_delete.code, ErrorCode::ColumnNotFound, "{unknown_delete}");
+    assert_eq!(
+        unknown_delete.code,
+        ErrorCode::ColumnNotFound,
+        "{unknown_delete}"
+    );
 
     let wrong_type = vectors_for(&[9], "author", 3);
-    let mismatch = table.add(vec![wrong_type.clone()], AddMode::Append).await.unwrap_err();
+    let mismatch = table
+        .add(vec![wrong_type.clone()], AddMode::Append)
+        .await
+        .unwrap_err();
     assert_eq!(mismatch.code, ErrorCode::SchemaMismatch);
     let spec = MergeInsertSpec {
         on: vec!["id".into()],
         when_matched_update_all: true,
         ..Default::default()
     };
-    let merge_mismatch = table.merge_insert(&spec, vec![wrong_type]).await.unwrap_err();
+    let merge_mismatch = table
+        .merge_insert(&spec, vec![wrong_type])
+        .await
+        .unwrap_err();
     assert_eq!(merge_mismatch.code, ErrorCode::SchemaMismatch);
 
     let bad_column_sql = table
         .add_columns(NewColumns::Sql(vec![("x".into(), "nope + 1".into())]))
         .await
         .unwrap_err();
-    assert_eq!(bad_column_sql.code, ErrorCode::ColumnNotFound, "{bad_column_sql}");
+    assert_eq!(
+        bad_column_sql.code,
+        ErrorCode::ColumnNotFound,
+        "{bad_column_sql}"
+    );
 
     let duplicate = table
         .add_columns(NewColumns::Sql(vec![("author".into(), "'x'".into())]))
@@ -110,12 +124,20 @@ async fn connection_errors() {
     assert_eq!(missing.code, ErrorCode::TableNotFound);
     create_quotes(&conn).await;
     let exists = conn
-        .create_table("quotes", vec![quotes(&[(1, "a", "b")])], None, palimpsest_core::CreateMode::Create)
+        .create_table(
+            "quotes",
+            vec![quotes(&[(1, "a", "b")])],
+            None,
+            palimpsest_core::CreateMode::Create,
+        )
         .await
         .err()
         .unwrap();
     assert_eq!(exists.code, ErrorCode::TableExists);
-    assert_eq!(conn.table_names().await.unwrap(), vec!["quotes".to_string()]);
+    assert_eq!(
+        conn.table_names().await.unwrap(),
+        vec!["quotes".to_string()]
+    );
     let traversal = conn.open_table("../etc", None).await.err().unwrap();
     assert_eq!(traversal.code, ErrorCode::InvalidArgument);
     conn.drop_table("quotes").await.unwrap();

@@ -51,11 +51,22 @@ async fn versions_one_to_nine() {
         .await
         .unwrap();
     assert_eq!((v5.version, v5.rows_updated, v5.rows_added), (5, 5, 0));
-    assert_eq!(table.count_rows(Some("vector_minilm IS NULL")).await.unwrap(), 0);
+    assert_eq!(
+        table
+            .count_rows(Some("vector_minilm IS NULL"))
+            .await
+            .unwrap(),
+        0
+    );
 
     let versions = table.list_versions().await.unwrap();
-    assert_eq!(versions.iter().map(|v| v.version).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5]);
-    assert!(versions.windows(2).all(|w| w[0].timestamp_ms <= w[1].timestamp_ms));
+    assert_eq!(
+        versions.iter().map(|v| v.version).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4, 5]
+    );
+    assert!(versions
+        .windows(2)
+        .all(|w| w[0].timestamp_ms <= w[1].timestamp_ms));
 
     let v6 = table.restore(Some(after_mod)).await.unwrap();
     assert_eq!(v6, 6);
@@ -111,7 +122,10 @@ async fn tags_and_time_travel() {
     let dup = table.create_tag("snapshot", 2).await.unwrap_err();
     assert_eq!(dup.code, palimpsest_core::ErrorCode::InvalidArgument);
     let missing_version = table.create_tag("later", 9).await.unwrap_err();
-    assert_eq!(missing_version.code, palimpsest_core::ErrorCode::VersionNotFound);
+    assert_eq!(
+        missing_version.code,
+        palimpsest_core::ErrorCode::VersionNotFound
+    );
 
     assert_eq!(table.checkout_tag("snapshot").await.unwrap(), 1);
     assert_eq!(table.count_rows(None).await.unwrap(), 3);

@@ -5,8 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use palimpsest_core::arrow_array::{
-    Array,
-    ArrayRef, FixedSizeListArray, Float32Array, Int64Array, RecordBatch, StringArray,
+    Array, ArrayRef, FixedSizeListArray, Float32Array, Int64Array, RecordBatch, StringArray,
 };
 use palimpsest_core::arrow_schema::{DataType, Field, Schema};
 use palimpsest_core::{Connection, CreateMode, QueryRequest, TableHandle};
@@ -64,8 +63,16 @@ pub async fn ids_and_authors(table: &TableHandle) -> Vec<(i64, String)> {
     };
     let mut rows = Vec::new();
     for batch in table.query(&request).await.unwrap() {
-        let ids = batch.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
-        let authors = batch.column(1).as_any().downcast_ref::<StringArray>().unwrap();
+        let ids = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap();
+        let authors = batch
+            .column(1)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
         for i in 0..batch.num_rows() {
             rows.push((ids.value(i), authors.value(i).to_string()));
         }
