@@ -42,6 +42,9 @@ describe("tags", () => {
     expect(await pinned.countRows()).toBe(4);
     expect(pinned.isCheckedOut()).toBe(true);
 
+    const listed = await table.listVersions();
+    expect(listed.map((v) => v.tags)).toEqual([["train-2026-11"], [], ["after-cleanup"]]);
+
     await tags.update("train-2026-11", 2);
     expect(await tags.getVersion("train-2026-11")).toBe(2);
     await tags.delete("after-cleanup");

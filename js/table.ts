@@ -267,11 +267,17 @@ export class Table {
 
   /** The whole history, oldest first. */
   async listVersions(): Promise<Version[]> {
-    const versions = await callNative(() => this.inner.listVersions());
+    const [versions, tags] = await Promise.all([
+      callNative(() => this.inner.listVersions()),
+      callNative(() => this.inner.listTags()),
+    ]);
+    const tagsOf = new Map<number, string[]>();
+    for (const t of tags) tagsOf.set(t.version, [...(tagsOf.get(t.version) ?? []), t.name]);
     return versions.map((v) => ({
       version: v.version,
       timestamp: new Date(v.timestamp),
       metadata: { ...v.metadata },
+      tags: (tagsOf.get(v.version) ?? []).sort(),
     }));
   }
 

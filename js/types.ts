@@ -167,4 +167,6 @@ export interface Version {
   timestamp: Date;
   /** Metadata recorded with the commit. */
   metadata: Record<string, string>;
+  /** Names of the tags pointing at this version, sorted. */
+  tags: string[];
 }
