@@ -183,16 +183,22 @@ export class Connection {
   async openTable(name: string, options: OpenTableOptions = {}): Promise<Table> {
     this.checkOpen();
     checkTableName(name);
-    const { version, tag, asOf } = options ?? {};
+    const { version, tag, asOf, branch } = options ?? {};
     const given = [version, tag, asOf].filter((x) => x !== undefined).length;
     if (given > 1) {
       throw new InvalidArgumentError("openTable() takes at most one of version, tag and asOf");
     }
     if (version !== undefined) checkVersion(version, "openTable version");
+    if (branch !== undefined) checkString(branch, "openTable branch");
+    const onBranch = branch !== undefined && branch !== "main";
     const inner = await callNative(() =>
-      this.inner.openTable(name, version === undefined ? {} : { version }),
+      this.inner.openTable(name, version === undefined || onBranch ? {} : { version }),
     );
     const table = new Table(inner);
+    if (onBranch) {
+      await table.branches().checkout(branch);
+      if (version !== undefined) await table.checkout(version);
+    }
     if (tag !== undefined) await table.checkout(tag);
     if (asOf !== undefined) {
       if (!(asOf instanceof Date)) throw new InvalidArgumentError("openTable asOf must be a Date");

@@ -12,6 +12,8 @@
  *
  * @packageDocumentation
  */
+
+export { type BranchContents, Branches } from "./branches";
 export { Connection, connect } from "./connection";
 export {
   BranchNotFoundError,

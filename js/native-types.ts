@@ -115,6 +115,12 @@ export declare class NativeTable {
   checkoutTag(name: string): Promise<number>;
   /** `timestamp`: milliseconds since the epoch. Resolves the version checked out. */
   checkoutAsOf(timestamp: number): Promise<number>;
+  /** Resolves null on main. */
+  currentBranch(): Promise<string | null>;
+  createBranch(name: string, fromVersion?: number | null): Promise<NativeTable>;
+  checkoutBranch(name: string): Promise<void>;
+  listBranches(): Promise<{ name: string; parentBranch?: string | null; parentVersion: number }[]>;
+  deleteBranch(name: string): Promise<void>;
 }
 
 /** What every native write resolves to: the new version and the rows it touched. */

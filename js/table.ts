@@ -13,6 +13,7 @@ import {
   toSqlLiteral,
   typeToJson,
 } from "./arrow";
+import { Branches } from "./branches";
 import { batchesForTable, tableSchemaJson } from "./data";
 import { InvalidArgumentError } from "./errors";
 import { MergeInsertBuilder } from "./merge-insert";
@@ -304,6 +305,16 @@ export class Table {
       checkVersion(target);
       await callNative(() => this.inner.checkout(target));
     }
+  }
+
+  /** The table's branches; `create` returns a writable table on the new branch. */
+  branches(): Branches<Table> {
+    return new Branches(this.inner, (inner) => new Table(inner));
+  }
+
+  /** The branch this table reads and writes: `"main"` or a branch name. */
+  async currentBranch(): Promise<string> {
+    return (await callNative(() => this.inner.currentBranch())) ?? "main";
   }
 
   /** The table's tags: names for versions. */

@@ -61,6 +61,8 @@ export interface CreateEmptyTableOptions {
 export interface OpenTableOptions {
   /** Open this version as a read-only view instead of following the latest version. */
   version?: number;
+  /** Open this branch (at its latest version, writable; or with `version`, read-only). */
+  branch?: string;
   /** Open the version this tag names, read-only. */
   tag?: string;
   /** Open the version that was the latest at this instant, read-only. */

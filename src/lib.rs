@@ -1,5 +1,6 @@
 //! The napi binding: converts between JavaScript and `palimpsest-core`; no table logic here.
 
+mod branches;
 mod connection;
 mod error;
 mod schema_json;

@@ -1,6 +1,7 @@
 //! palimpsest's engine: versioned tables on the Lance format. Every call into lance lives here;
 //! the napi binding only converts values.
 
+mod branches;
 mod connection;
 mod error;
 mod input;
@@ -10,6 +11,7 @@ mod table;
 mod tags;
 mod writes;
 
+pub use branches::{BranchInfo, MAIN_BRANCH};
 pub use connection::{Connection, CreateMode};
 pub use error::{first_line, Error, ErrorCode, Result};
 pub use input::{align_batches, Coverage};

@@ -120,7 +120,11 @@ async fn tags_and_time_travel() {
     assert_eq!(table.version().await.unwrap(), 2, "tags create no versions");
     assert_eq!(table.tag_version("snapshot").await.unwrap(), 1);
     let dup = table.create_tag("snapshot", 2).await.unwrap_err();
-    assert_eq!(dup.code, palimpsest_core::ErrorCode::InvalidArgument);
+    assert_eq!(
+        dup.code,
+        palimpsest_core::ErrorCode::InvalidArgument,
+        "{dup}"
+    );
     let missing_version = table.create_tag("later", 9).await.unwrap_err();
     assert_eq!(
         missing_version.code,
@@ -144,4 +148,64 @@ async fn tags_and_time_travel() {
     assert_eq!(table.count_rows(None).await.unwrap(), 3);
     let before = table.checkout_as_of(t1 - 60_000).await.unwrap_err();
     assert_eq!(before.code, palimpsest_core::ErrorCode::VersionNotFound);
+}
+
+#[tokio::test]
+async fn branches_fork_without_touching_main() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = connection(&dir);
+    let main = create_quotes(&conn).await;
+    main.delete("id = 1").await.unwrap(); // main v2: ids 2, 3
+    assert_eq!(main.current_branch().await.unwrap(), None);
+
+    let exp = main.create_branch("exp", None).await.unwrap();
+    assert_eq!(exp.current_branch().await.unwrap().as_deref(), Some("exp"));
+    assert_eq!(exp.count_rows(None).await.unwrap(), 2);
+    exp.add(
+        vec![quotes(&[(10, "Beth", "Horse surgeon")])],
+        AddMode::Append,
+    )
+    .await
+    .unwrap();
+    assert_eq!(exp.count_rows(None).await.unwrap(), 3);
+    assert_eq!(
+        main.count_rows(None).await.unwrap(),
+        2,
+        "branch writes stay off main"
+    );
+
+    main.delete("id = 2").await.unwrap();
+    assert_eq!(main.count_rows(None).await.unwrap(), 1);
+    assert_eq!(
+        exp.count_rows(None).await.unwrap(),
+        3,
+        "main writes stay off the branch"
+    );
+
+    let branches = main.list_branches().await.unwrap();
+    assert_eq!(branches.len(), 1);
+    assert_eq!(
+        (branches[0].name.as_str(), branches[0].parent_version),
+        ("exp", 2)
+    );
+
+    // A second handle can switch to the branch and back.
+    let other = conn.open_table("quotes", None).await.unwrap();
+    other.checkout_branch("exp").await.unwrap();
+    assert_eq!(other.count_rows(None).await.unwrap(), 3);
+    other.checkout_branch("main").await.unwrap();
+    assert_eq!(other.count_rows(None).await.unwrap(), 1);
+
+    let missing = other.checkout_branch("nope").await.unwrap_err();
+    assert_eq!(missing.code, palimpsest_core::ErrorCode::BranchNotFound);
+    let dup = main.create_branch("exp", None).await.err().unwrap();
+    assert_eq!(
+        dup.code,
+        palimpsest_core::ErrorCode::InvalidArgument,
+        "{dup}"
+    );
+
+    main.delete_branch("exp").await.unwrap();
+    assert!(main.list_branches().await.unwrap().is_empty());
+    assert_eq!(main.count_rows(None).await.unwrap(), 1);
 }

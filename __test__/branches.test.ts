@@ -1,0 +1,65 @@
+/** Branches: A/B experiments on a fork of the table, with main untouched. */
+import { afterEach, describe, expect, it } from "vitest";
+import { expectCode, freshDb, removeDir } from "./helpers/facade";
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) removeDir(d);
+});
+
+async function tableWithHistory() {
+  const { dir, db } = await freshDb();
+  dirs.push(dir);
+  const rows = [1, 2, 3].map((id) => ({ id, label: `row ${id}` }));
+  const main = await db.createTable("t", rows); // v1
+  await main.delete("id = 1"); // v2
+  return { db, main };
+}
+
+async function ids(t: { query(): { toArray(): Promise<Record<string, unknown>[]> } }) {
+  return (await t.query().toArray()).map((r) => Number(r.id)).sort((a, b) => a - b);
+}
+
+describe("branches", () => {
+  it("fork a writable table whose writes stay off main, and back", async () => {
+    const { db, main } = await tableWithHistory();
+    expect(await main.currentBranch()).toBe("main");
+
+    const exp = await main.branches().create("exp");
+    expect(await exp.currentBranch()).toBe("exp");
+    await exp.add([{ id: 10, label: "only on exp" }]);
+    await exp.addColumns([{ name: "score", valueSql: "CAST(id AS DOUBLE) / 2" }]);
+    expect(await ids(exp)).toEqual([2, 3, 10]);
+    expect(await ids(main)).toEqual([2, 3]);
+    expect((await main.schema()).fields.map((f) => f.name)).toEqual(["id", "label"]);
+
+    await main.delete("id = 2");
+    expect(await ids(exp)).toEqual([2, 3, 10]);
+
+    expect(await main.branches().list()).toEqual({
+      exp: { parentBranch: "main", parentVersion: 2 },
+    });
+
+    const opened = await db.openTable("t", { branch: "exp" });
+    expect(await ids(opened)).toEqual([2, 3, 10]);
+    await opened.branches().checkout("main");
+    expect(await ids(opened)).toEqual([3]);
+
+    const old = await main.branches().create("from-v1", 1);
+    expect(await ids(old)).toEqual([1, 2, 3]);
+  });
+
+  it("report unknown and duplicate branches with typed errors", async () => {
+    const { db, main } = await tableWithHistory();
+    await main.branches().create("exp");
+    await expectCode(main.branches().checkout("nope"), "BRANCH_NOT_FOUND");
+    await expectCode(db.openTable("t", { branch: "nope" }), "BRANCH_NOT_FOUND");
+    await expectCode(main.branches().delete("nope"), "BRANCH_NOT_FOUND");
+    await expectCode(main.branches().create("exp"), "INVALID_ARGUMENT");
+    await expectCode(main.branches().create("later", 99), "VERSION_NOT_FOUND");
+    await main.branches().delete("exp");
+    expect(await main.branches().list()).toEqual({});
+    expect(await ids(main)).toEqual([2, 3]);
+    expect(await main.version()).toBe(2);
+  });
+});

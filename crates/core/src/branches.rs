@@ -1,0 +1,134 @@
+//! Branches: writable lines of history forked from a version, sharing its data files.
+
+use std::sync::Arc;
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::table::TableHandle;
+
+/// The name lance gives the trunk.
+pub const MAIN_BRANCH: &str = "main";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BranchInfo {
+    pub name: String,
+    /// `None` when forked from main.
+    pub parent_branch: Option<String>,
+    pub parent_version: u64,
+}
+
+impl TableHandle {
+    fn branch_not_found(&self, name: &str, err: Option<lance::Error>) -> Error {
+        let err_out = Error::new(
+            ErrorCode::BranchNotFound,
+            format!(
+                "table `{}` has no branch `{name}`; list them with branches().list()",
+                self.name()
+            ),
+        );
+        match err {
+            Some(e) => err_out.with_source(e),
+            None => err_out,
+        }
+    }
+
+    /// The branch this handle reads and writes; `None` is main.
+    pub async fn current_branch(&self) -> Result<Option<String>> {
+        Ok(self.view().await?.manifest().branch.clone())
+    }
+
+    /// Forks `name` from `from_version` (default: the version this handle shows) of the
+    /// current branch, copying no data, and returns a writable handle on the new branch.
+    pub async fn create_branch(
+        &self,
+        name: &str,
+        from_version: Option<u64>,
+    ) -> Result<TableHandle> {
+        if name == MAIN_BRANCH {
+            return Err(Error::invalid_argument(
+                "`main` is the trunk; pick another branch name",
+            ));
+        }
+        // lance fails with an internal error on an existing name, so check first.
+        if self.list_branches().await?.iter().any(|b| b.name == name) {
+            return Err(Error::invalid_argument(format!(
+                "branch `{name}` already exists; check it out with branches().checkout()"
+            )));
+        }
+        let current = self.view().await?;
+        let version = from_version.unwrap_or_else(|| current.version_id());
+        if let Some(v) = from_version {
+            let latest = current.latest_version_id().await?;
+            if v == 0 || v > latest {
+                return Err(Error::new(
+                    ErrorCode::VersionNotFound,
+                    format!(
+                        "table `{}` has no version {v} to branch from (latest is {latest})",
+                        self.name()
+                    ),
+                ));
+            }
+        }
+        let mut source = current.as_ref().clone();
+        let store = self.connection().store_params();
+        let branch = source
+            .create_branch(name, version, store)
+            .await
+            .map_err(|err| match err {
+                lance::Error::InvalidRef { .. } => Error::invalid_argument(format!(
+                    "`{name}` is not a valid branch name: {}",
+                    crate::error::first_line(&err.to_string())
+                )),
+                other => other.into(),
+            })?;
+        Ok(TableHandle::new(
+            self.name(),
+            self.connection().clone(),
+            branch,
+        ))
+    }
+
+    /// Moves this handle to the latest version of `name` (`"main"` for the trunk).
+    pub async fn checkout_branch(&self, name: &str) -> Result<()> {
+        let current = self.view().await?;
+        if name != MAIN_BRANCH && !self.list_branches().await?.iter().any(|b| b.name == name) {
+            return Err(self.branch_not_found(name, None));
+        }
+        let dataset = current
+            .checkout_branch(name)
+            .await
+            .map_err(|e| self.branch_not_found(name, Some(e)))?;
+        let mut state = self.write_state();
+        state.dataset = Arc::new(dataset);
+        state.pinned = None;
+        Ok(())
+    }
+
+    pub async fn list_branches(&self) -> Result<Vec<BranchInfo>> {
+        let dataset = self.view().await?;
+        let mut branches: Vec<BranchInfo> = dataset
+            .list_branches()
+            .await?
+            .into_iter()
+            .map(|(name, contents)| BranchInfo {
+                name,
+                parent_branch: contents.parent_branch,
+                parent_version: contents.parent_version,
+            })
+            .collect();
+        branches.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(branches)
+    }
+
+    pub async fn delete_branch(&self, name: &str) -> Result<()> {
+        if !self.list_branches().await?.iter().any(|b| b.name == name) {
+            return Err(self.branch_not_found(name, None));
+        }
+        if self.current_branch().await?.as_deref() == Some(name) {
+            return Err(Error::invalid_argument(format!(
+                "branch `{name}` is checked out by this handle; check out another branch first"
+            )));
+        }
+        let mut dataset = self.view().await?.as_ref().clone();
+        Ok(dataset.delete_branch(name).await?)
+    }
+}
