@@ -1,4 +1,15 @@
 /** Branches: A/B experiments on a fork of the table, with main untouched. */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import {
+  Field,
+  FixedSizeList,
+  Float32,
+  makeData,
+  makeVector,
+  Table,
+  vectorFromArray,
+} from "apache-arrow";
 import { afterEach, describe, expect, it } from "vitest";
 import { expectCode, freshDb, removeDir } from "./helpers/facade";
 
@@ -61,5 +72,43 @@ describe("branches", () => {
     expect(await main.branches().list()).toEqual({});
     expect(await ids(main)).toEqual([2, 3]);
     expect(await main.version()).toBe(2);
+  });
+});
+
+/** Bytes of every file under `dir`. */
+function diskBytes(dir: string): number {
+  let total = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) total += fs.statSync(path.join(entry.parentPath, entry.name)).size;
+  }
+  return total;
+}
+
+describe("branch storage", () => {
+  it("adds under 64 KiB on disk when branching 200k rows of 384-dim vectors", async () => {
+    const { dir, db } = await freshDb();
+    dirs.push(dir);
+    const rows = 200_000;
+    const dim = 384;
+    const values = new Float32Array(rows * dim).map((_, i) => (i % 997) / 997);
+    const vectorType = new FixedSizeList(dim, new Field("item", new Float32(), true));
+    const vector = makeVector(
+      makeData({
+        type: vectorType,
+        length: rows,
+        nullCount: 0,
+        child: makeData({ type: new Float32(), length: rows * dim, data: values }),
+      }),
+    );
+    const id = vectorFromArray(Array.from({ length: rows }, (_, i) => i));
+    const main = await db.createTable("big", new Table({ id, vector }));
+    const before = diskBytes(dir);
+    expect(before).toBeGreaterThan(rows * dim * 4);
+
+    const exp = await main.branches().create("exp");
+    const added = diskBytes(dir) - before;
+    console.log(`branching ${rows} rows x ${dim} dims added ${added} bytes on disk`);
+    expect(added).toBeLessThan(64 * 1024);
+    expect(await exp.countRows()).toBe(rows);
   });
 });
