@@ -112,3 +112,36 @@ describe("branch storage", () => {
     expect(await exp.countRows()).toBe(rows);
   });
 });
+
+describe("cloneTable", () => {
+  it("makes a table from another's version without copying data", async () => {
+    const { db, main } = await tableWithHistory();
+    await main.tags().create("first", 1);
+    const sourceUri = path.join(db.uri, "t.lance");
+    const before = diskBytes(db.uri);
+
+    const copy = await db.cloneTable("copy", sourceUri);
+    expect(diskBytes(db.uri) - before).toBeLessThan(64 * 1024);
+    expect(await ids(copy)).toEqual([2, 3]);
+    await copy.delete("id = 2");
+    expect(await ids(copy)).toEqual([3]);
+    expect(await ids(main)).toEqual([2, 3]);
+
+    expect(await ids(await db.cloneTable("v1", sourceUri, { sourceVersion: 1 }))).toEqual([
+      1, 2, 3,
+    ]);
+    expect(await ids(await db.cloneTable("tagged", sourceUri, { sourceTag: "first" }))).toEqual([
+      1, 2, 3,
+    ]);
+    expect((await db.tableNames()).sort()).toEqual(["copy", "t", "tagged", "v1"]);
+
+    await expectCode(db.cloneTable("copy", sourceUri), "TABLE_EXISTS");
+    await expectCode(db.cloneTable("x", sourceUri, { sourceVersion: 9 }), "VERSION_NOT_FOUND");
+    await expectCode(db.cloneTable("x", sourceUri, { sourceTag: "nope" }), "TAG_NOT_FOUND");
+    await expectCode(db.cloneTable("x", path.join(db.uri, "missing.lance")), "TABLE_NOT_FOUND");
+    await expectCode(
+      db.cloneTable("x", sourceUri, { sourceVersion: 1, sourceTag: "first" }),
+      "INVALID_ARGUMENT",
+    );
+  });
+});

@@ -7,6 +7,7 @@ import { callNative, callNativeSync, loadNative } from "./native-loader";
 import type { NativeConnection, NativeCreateTableOptions } from "./native-types";
 import { Table } from "./table";
 import type {
+  CloneTableOptions,
   ConnectionOptions,
   CreateEmptyTableOptions,
   CreateTableOptions,
@@ -205,6 +206,39 @@ export class Connection {
       await table.checkout(asOf);
     }
     return table;
+  }
+
+  /**
+   * Create table `name` as a shallow clone of the Lance table at `sourceUri` (any Lance
+   * table: ours, LanceDB's, pylance's), at its latest version or at `sourceVersion` /
+   * `sourceTag`. No data files are copied, so the source must outlive the clone; writes
+   * to either side are invisible to the other.
+   *
+   * @throws {TableExistsError} when `name` exists.
+   * @throws {TableNotFoundError} when there is no Lance table at `sourceUri`.
+   * @throws {VersionNotFoundError} / {TagNotFoundError} for a missing source version or tag.
+   */
+  async cloneTable(
+    name: string,
+    sourceUri: string,
+    options: CloneTableOptions = {},
+  ): Promise<Table> {
+    this.checkOpen();
+    checkTableName(name);
+    checkString(sourceUri, "cloneTable sourceUri");
+    const { sourceVersion, sourceTag } = options ?? {};
+    if (sourceVersion !== undefined) checkVersion(sourceVersion, "cloneTable sourceVersion");
+    if (sourceTag !== undefined) checkString(sourceTag, "cloneTable sourceTag");
+    if (sourceVersion !== undefined && sourceTag !== undefined) {
+      throw new InvalidArgumentError("cloneTable() takes sourceVersion or sourceTag, not both");
+    }
+    const inner = await callNative(() =>
+      this.inner.cloneTable(name, sourceUri, {
+        ...(sourceVersion === undefined ? {} : { sourceVersion }),
+        ...(sourceTag === undefined ? {} : { sourceTag }),
+      }),
+    );
+    return new Table(inner);
   }
 
   /**

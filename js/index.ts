@@ -45,6 +45,7 @@ export type {
   AddOptions,
   AddResult,
   AlterColumnsResult,
+  CloneTableOptions,
   ColumnAlteration,
   ConnectionOptions,
   CreateEmptyTableOptions,

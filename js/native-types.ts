@@ -81,6 +81,11 @@ export declare class NativeConnection {
   ): Promise<NativeTable>;
   openTable(name: string, options: NativeOpenTableOptions): Promise<NativeTable>;
   dropTable(name: string): Promise<void>;
+  cloneTable(
+    name: string,
+    sourceUri: string,
+    options?: { sourceVersion?: number; sourceTag?: string },
+  ): Promise<NativeTable>;
   close(): void;
 }
 

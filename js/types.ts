@@ -69,6 +69,14 @@ export interface OpenTableOptions {
   asOf?: Date;
 }
 
+/** Options of `Connection.cloneTable`: at most one of the two. */
+export interface CloneTableOptions {
+  /** Clone this version of the source (default: its latest). */
+  sourceVersion?: number;
+  /** Clone the version this tag of the source names. */
+  sourceTag?: string;
+}
+
 /** Options of `Connection.tableNames`. */
 export interface TableNamesOptions {
   /** Only names sorting after this one. */

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use napi_derive::napi;
-use palimpsest_core::{Connection, CreateMode};
+use palimpsest_core::{CloneSource, Connection, CreateMode};
 
 use crate::error::{guarded, invalid_argument};
 use crate::schema_json::schema_from_json;
@@ -22,6 +22,12 @@ pub struct CreateTableOptions {
     pub mode: String,
     pub exist_ok: bool,
     pub schema: Option<String>,
+}
+
+#[napi(object)]
+pub struct CloneTableOptions {
+    pub source_version: Option<i64>,
+    pub source_tag: Option<String>,
 }
 
 #[napi(object)]
@@ -128,6 +134,26 @@ impl NativeConnection {
             .map(version_arg)
             .transpose()?;
         let table = guarded(self.live()?.open_table(&name, version)).await?;
+        Ok(NativeTable::new(table))
+    }
+
+    /// Creates `name` as a shallow clone (no data copied) of the Lance table at `source_uri`.
+    #[napi]
+    pub async fn clone_table(
+        &self,
+        name: String,
+        source_uri: String,
+        options: Option<CloneTableOptions>,
+    ) -> napi::Result<NativeTable> {
+        let options = options.unwrap_or(CloneTableOptions {
+            source_version: None,
+            source_tag: None,
+        });
+        let source = CloneSource {
+            version: options.source_version.map(version_arg).transpose()?,
+            tag: options.source_tag,
+        };
+        let table = guarded(self.live()?.clone_table(&name, &source_uri, &source)).await?;
         Ok(NativeTable::new(table))
     }
 

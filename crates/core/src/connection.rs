@@ -103,7 +103,7 @@ impl Connection {
         Ok(names)
     }
 
-    async fn exists(&self, name: &str) -> Result<bool> {
+    pub(crate) async fn exists(&self, name: &str) -> Result<bool> {
         match &self.local_root {
             Some(root) => Ok(root
                 .join(format!("{name}{TABLE_SUFFIX}"))

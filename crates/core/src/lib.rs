@@ -2,6 +2,7 @@
 //! the napi binding only converts values.
 
 mod branches;
+mod clone;
 mod connection;
 mod error;
 mod input;
@@ -12,6 +13,7 @@ mod tags;
 mod writes;
 
 pub use branches::{BranchInfo, MAIN_BRANCH};
+pub use clone::CloneSource;
 pub use connection::{Connection, CreateMode};
 pub use error::{first_line, Error, ErrorCode, Result};
 pub use input::{align_batches, Coverage};

@@ -209,3 +209,70 @@ async fn branches_fork_without_touching_main() {
     assert!(main.list_branches().await.unwrap().is_empty());
     assert_eq!(main.count_rows(None).await.unwrap(), 1);
 }
+
+#[tokio::test]
+async fn shallow_clones_share_data_and_diverge() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = connection(&dir);
+    let source = create_quotes(&conn).await; // v1: 3 rows
+    source.delete("id = 1").await.unwrap(); // v2: 2 rows
+    source.create_tag("first", 1).await.unwrap();
+
+    let latest = conn
+        .clone_table(
+            "copy",
+            &source.uri(),
+            &palimpsest_core::CloneSource::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(latest.count_rows(None).await.unwrap(), 2);
+    latest.delete("id = 2").await.unwrap();
+    assert_eq!(latest.count_rows(None).await.unwrap(), 1);
+    assert_eq!(
+        source.count_rows(None).await.unwrap(),
+        2,
+        "the source is untouched"
+    );
+
+    let tagged = palimpsest_core::CloneSource {
+        tag: Some("first".into()),
+        ..Default::default()
+    };
+    let from_tag = conn
+        .clone_table("copy2", &source.uri(), &tagged)
+        .await
+        .unwrap();
+    assert_eq!(from_tag.count_rows(None).await.unwrap(), 3);
+
+    let missing = palimpsest_core::CloneSource {
+        version: Some(9),
+        ..Default::default()
+    };
+    let err = conn
+        .clone_table("copy3", &source.uri(), &missing)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(err.code, palimpsest_core::ErrorCode::VersionNotFound);
+    let exists = conn
+        .clone_table(
+            "copy",
+            &source.uri(),
+            &palimpsest_core::CloneSource::default(),
+        )
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(exists.code, palimpsest_core::ErrorCode::TableExists);
+    let nowhere = conn
+        .clone_table(
+            "copy4",
+            "/nonexistent/x.lance",
+            &palimpsest_core::CloneSource::default(),
+        )
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(nowhere.code, palimpsest_core::ErrorCode::TableNotFound);
+}
