@@ -54,20 +54,11 @@ impl TableHandle {
                 "branch `{name}` already exists; check it out with branches().checkout()"
             )));
         }
+        if let Some(v) = from_version {
+            self.check_version_exists(v).await?;
+        }
         let current = self.view().await?;
         let version = from_version.unwrap_or_else(|| current.version_id());
-        if let Some(v) = from_version {
-            let latest = current.latest_version_id().await?;
-            if v == 0 || v > latest {
-                return Err(Error::new(
-                    ErrorCode::VersionNotFound,
-                    format!(
-                        "table `{}` has no version {v} to branch from (latest is {latest})",
-                        self.name()
-                    ),
-                ));
-            }
-        }
         let mut source = current.as_ref().clone();
         let store = self.connection().store_params();
         let branch = source

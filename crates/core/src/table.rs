@@ -155,6 +155,21 @@ impl TableHandle {
         }
     }
 
+    /// Fails with `VERSION_NOT_FOUND` unless `version` exists on the current branch.
+    pub(crate) async fn check_version_exists(&self, version: u64) -> Result<()> {
+        let latest = self.view().await?.latest_version_id().await?;
+        if version == 0 || version > latest {
+            return Err(Error::new(
+                ErrorCode::VersionNotFound,
+                format!(
+                    "table `{}` has no version {version} (its versions run from 1 to {latest})",
+                    self.name()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Unpins the handle and moves it to the newest version.
     pub async fn checkout_latest(&self) -> Result<()> {
         let current = self.view().await?;

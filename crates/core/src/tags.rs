@@ -10,21 +10,6 @@ pub struct TagInfo {
 }
 
 impl TableHandle {
-    async fn check_version_exists(&self, version: u64) -> Result<()> {
-        let dataset = self.view().await?;
-        let latest = dataset.latest_version_id().await?;
-        if version == 0 || version > latest {
-            return Err(Error::new(
-                ErrorCode::VersionNotFound,
-                format!(
-                    "table `{}` has no version {version} (its versions run from 1 to {latest})",
-                    self.name()
-                ),
-            ));
-        }
-        Ok(())
-    }
-
     fn tag_not_found(&self, name: &str, err: lance::Error) -> Error {
         Error::new(
             ErrorCode::TagNotFound,
