@@ -17,18 +17,22 @@ pub struct BranchInfo {
 }
 
 impl TableHandle {
-    fn branch_not_found(&self, name: &str, err: Option<lance::Error>) -> Error {
-        let err_out = Error::new(
+    async fn branch_exists(&self, name: &str) -> Result<bool> {
+        Ok(self.list_branches().await?.iter().any(|b| b.name == name))
+    }
+
+    /// Fails with `BRANCH_NOT_FOUND` unless branch `name` exists.
+    async fn require_branch(&self, name: &str) -> Result<()> {
+        if self.branch_exists(name).await? {
+            return Ok(());
+        }
+        Err(Error::new(
             ErrorCode::BranchNotFound,
             format!(
                 "table `{}` has no branch `{name}`; list them with branches().list()",
                 self.name()
             ),
-        );
-        match err {
-            Some(e) => err_out.with_source(e),
-            None => err_out,
-        }
+        ))
     }
 
     /// The branch this handle reads and writes; `None` is main.
@@ -49,7 +53,7 @@ impl TableHandle {
             ));
         }
         // lance fails with an internal error on an existing name, so check first.
-        if self.list_branches().await?.iter().any(|b| b.name == name) {
+        if self.branch_exists(name).await? {
             return Err(Error::invalid_argument(format!(
                 "branch `{name}` already exists; check it out with branches().checkout()"
             )));
@@ -80,14 +84,10 @@ impl TableHandle {
 
     /// Moves this handle to the latest version of `name` (`"main"` for the trunk).
     pub async fn checkout_branch(&self, name: &str) -> Result<()> {
-        let current = self.view().await?;
-        if name != MAIN_BRANCH && !self.list_branches().await?.iter().any(|b| b.name == name) {
-            return Err(self.branch_not_found(name, None));
+        if name != MAIN_BRANCH {
+            self.require_branch(name).await?;
         }
-        let dataset = current
-            .checkout_branch(name)
-            .await
-            .map_err(|e| self.branch_not_found(name, Some(e)))?;
+        let dataset = self.view().await?.checkout_branch(name).await?;
         let mut state = self.write_state();
         state.dataset = Arc::new(dataset);
         state.pinned = None;
@@ -111,9 +111,7 @@ impl TableHandle {
     }
 
     pub async fn delete_branch(&self, name: &str) -> Result<()> {
-        if !self.list_branches().await?.iter().any(|b| b.name == name) {
-            return Err(self.branch_not_found(name, None));
-        }
+        self.require_branch(name).await?;
         if self.current_branch().await?.as_deref() == Some(name) {
             return Err(Error::invalid_argument(format!(
                 "branch `{name}` is checked out by this handle; check out another branch first"

@@ -6,7 +6,7 @@ use lance::dataset::refs::Ref;
 use crate::connection::Connection;
 use crate::error::{Error, ErrorCode, Result};
 use crate::names::validate_table_name;
-use crate::table::TableHandle;
+use crate::table::{require_version, TableHandle};
 
 /// Which version of the source to clone.
 #[derive(Debug, Clone, Default)]
@@ -50,13 +50,7 @@ impl Connection {
             })?;
         let reference: Ref = match (&source.version, &source.tag) {
             (Some(version), _) => {
-                let latest = dataset.latest_version_id().await?;
-                if *version == 0 || *version > latest {
-                    return Err(Error::new(
-                        ErrorCode::VersionNotFound,
-                        format!("{source_uri} has no version {version} (latest is {latest})"),
-                    ));
-                }
+                require_version(&dataset, *version, source_uri).await?;
                 (*version).into()
             }
             (None, Some(tag)) => {

@@ -157,17 +157,8 @@ impl TableHandle {
 
     /// Fails with `VERSION_NOT_FOUND` unless `version` exists on the current branch.
     pub(crate) async fn check_version_exists(&self, version: u64) -> Result<()> {
-        let latest = self.view().await?.latest_version_id().await?;
-        if version == 0 || version > latest {
-            return Err(Error::new(
-                ErrorCode::VersionNotFound,
-                format!(
-                    "table `{}` has no version {version} (its versions run from 1 to {latest})",
-                    self.name()
-                ),
-            ));
-        }
-        Ok(())
+        let dataset = self.view().await?;
+        require_version(&dataset, version, &format!("table `{}`", self.name())).await
     }
 
     /// Unpins the handle and moves it to the newest version.
@@ -212,4 +203,16 @@ impl TableHandle {
     pub fn connection(&self) -> &Connection {
         &self.connection
     }
+}
+
+/// Fails with `VERSION_NOT_FOUND` unless `version` exists in `dataset` (named `what`).
+pub(crate) async fn require_version(dataset: &Dataset, version: u64, what: &str) -> Result<()> {
+    let latest = dataset.latest_version_id().await?;
+    if version == 0 || version > latest {
+        return Err(Error::new(
+            ErrorCode::VersionNotFound,
+            format!("{what} has no version {version} (its versions run from 1 to {latest})"),
+        ));
+    }
+    Ok(())
 }
