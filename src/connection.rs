@@ -8,6 +8,7 @@ use napi_derive::napi;
 use palimpsest_core::{CloneSource, Connection, CreateMode};
 
 use crate::error::{guarded, invalid_argument};
+use crate::history::{commit_note, WriteNote};
 use crate::schema_json::schema_from_json;
 use crate::table::NativeTable;
 use crate::wire::{batches_from_wire, WireBatchIn};
@@ -22,6 +23,7 @@ pub struct CreateTableOptions {
     pub mode: String,
     pub exist_ok: bool,
     pub schema: Option<String>,
+    pub note: Option<WriteNote>,
 }
 
 #[napi(object)]
@@ -119,7 +121,14 @@ impl NativeConnection {
                 return Ok(NativeTable::new(table));
             }
         }
-        let table = guarded(connection.create_table(&name, batches, schema, mode)).await?;
+        let table = guarded(connection.create_table(
+            &name,
+            batches,
+            schema,
+            mode,
+            &commit_note(options.note),
+        ))
+        .await?;
         Ok(NativeTable::new(table))
     }
 

@@ -3,6 +3,7 @@
 mod branches;
 mod connection;
 mod error;
+mod history;
 mod schema_json;
 mod stream;
 mod table;

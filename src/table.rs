@@ -1,6 +1,5 @@
 //! `NativeTable`: JS handle of a core `TableHandle`. Converts arguments and results only.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_schema::Schema;
@@ -13,6 +12,7 @@ use palimpsest_core::{
 
 use crate::connection::version_arg;
 use crate::error::{guarded, invalid_argument};
+use crate::history::{commit_note, WriteNote};
 use crate::schema_json::{schema_from_json, schema_to_json, type_from_json};
 use crate::stream::NativeBatchStream;
 use crate::wire::{batches_from_wire, batches_to_wire, WireBatchIn, WireBatchOut};
@@ -70,14 +70,6 @@ pub struct QueryArg {
     pub offset: Option<i64>,
     pub with_row_id: Option<bool>,
     pub vector: Option<VectorQueryArg>,
-}
-
-#[napi(object)]
-pub struct VersionEntry {
-    pub version: i64,
-    /// Milliseconds since the Unix epoch.
-    pub timestamp: f64,
-    pub metadata: HashMap<String, String>,
 }
 
 #[napi]
@@ -176,7 +168,12 @@ impl NativeTable {
     }
 
     #[napi]
-    pub async fn add(&self, batches: Vec<WireBatchIn>, mode: String) -> napi::Result<WriteSummary> {
+    pub async fn add(
+        &self,
+        batches: Vec<WireBatchIn>,
+        mode: String,
+        note: Option<WriteNote>,
+    ) -> napi::Result<WriteSummary> {
         let mode = match mode.as_str() {
             "append" => AddMode::Append,
             "overwrite" => AddMode::Overwrite,
@@ -187,7 +184,9 @@ impl NativeTable {
             }
         };
         let batches = batches_from_wire(batches)?;
-        guarded(self.inner.add(batches, mode)).await.map(Into::into)
+        guarded(self.inner.add(batches, mode, &commit_note(note)))
+            .await
+            .map(Into::into)
     }
 
     #[napi]
@@ -196,19 +195,29 @@ impl NativeTable {
         filter: Option<String>,
         columns: Vec<String>,
         expressions: Vec<String>,
+        note: Option<WriteNote>,
     ) -> napi::Result<WriteSummary> {
         if columns.len() != expressions.len() {
             return Err(invalid_argument("update() needs one expression per column"));
         }
         let assignments: Vec<(String, String)> = columns.into_iter().zip(expressions).collect();
-        guarded(self.inner.update(filter.as_deref(), &assignments))
-            .await
-            .map(Into::into)
+        guarded(
+            self.inner
+                .update(filter.as_deref(), &assignments, &commit_note(note)),
+        )
+        .await
+        .map(Into::into)
     }
 
     #[napi]
-    pub async fn delete(&self, predicate: String) -> napi::Result<WriteSummary> {
-        guarded(self.inner.delete(&predicate)).await.map(Into::into)
+    pub async fn delete(
+        &self,
+        predicate: String,
+        note: Option<WriteNote>,
+    ) -> napi::Result<WriteSummary> {
+        guarded(self.inner.delete(&predicate, &commit_note(note)))
+            .await
+            .map(Into::into)
     }
 
     #[napi]
@@ -217,6 +226,7 @@ impl NativeTable {
         on: Vec<String>,
         options: MergeOptions,
         batches: Vec<WireBatchIn>,
+        note: Option<WriteNote>,
     ) -> napi::Result<WriteSummary> {
         let spec = MergeInsertSpec {
             on,
@@ -228,7 +238,7 @@ impl NativeTable {
                 .when_not_matched_by_source_delete_where,
         };
         let batches = batches_from_wire(batches)?;
-        guarded(self.inner.merge_insert(&spec, batches))
+        guarded(self.inner.merge_insert(&spec, batches, &commit_note(note)))
             .await
             .map(Into::into)
     }
@@ -238,6 +248,7 @@ impl NativeTable {
         &self,
         names: Vec<String>,
         expressions: Vec<String>,
+        note: Option<WriteNote>,
     ) -> napi::Result<WriteSummary> {
         if names.len() != expressions.len() {
             return Err(invalid_argument(
@@ -245,16 +256,20 @@ impl NativeTable {
             ));
         }
         let columns = NewColumns::Sql(names.into_iter().zip(expressions).collect());
-        guarded(self.inner.add_columns(columns))
+        guarded(self.inner.add_columns(columns, &commit_note(note)))
             .await
             .map(Into::into)
     }
 
     #[napi]
-    pub async fn add_columns_null(&self, schema: String) -> napi::Result<WriteSummary> {
+    pub async fn add_columns_null(
+        &self,
+        schema: String,
+        note: Option<WriteNote>,
+    ) -> napi::Result<WriteSummary> {
         let schema: Schema = schema_from_json(&schema)?;
         let columns = NewColumns::AllNull(Arc::new(schema));
-        guarded(self.inner.add_columns(columns))
+        guarded(self.inner.add_columns(columns, &commit_note(note)))
             .await
             .map(Into::into)
     }
@@ -263,6 +278,7 @@ impl NativeTable {
     pub async fn alter_columns(
         &self,
         alterations: Vec<ColumnAlterationArg>,
+        note: Option<WriteNote>,
     ) -> napi::Result<WriteSummary> {
         let changes = alterations
             .into_iter()
@@ -275,14 +291,18 @@ impl NativeTable {
                 })
             })
             .collect::<napi::Result<Vec<_>>>()?;
-        guarded(self.inner.alter_columns(&changes))
+        guarded(self.inner.alter_columns(&changes, &commit_note(note)))
             .await
             .map(Into::into)
     }
 
     #[napi]
-    pub async fn drop_columns(&self, names: Vec<String>) -> napi::Result<WriteSummary> {
-        guarded(self.inner.drop_columns(&names))
+    pub async fn drop_columns(
+        &self,
+        names: Vec<String>,
+        note: Option<WriteNote>,
+    ) -> napi::Result<WriteSummary> {
+        guarded(self.inner.drop_columns(&names, &commit_note(note)))
             .await
             .map(Into::into)
     }
@@ -302,19 +322,6 @@ impl NativeTable {
     }
 
     #[napi]
-    pub async fn list_versions(&self) -> napi::Result<Vec<VersionEntry>> {
-        let versions = guarded(self.inner.list_versions()).await?;
-        Ok(versions
-            .into_iter()
-            .map(|v| VersionEntry {
-                version: v.version as i64,
-                timestamp: v.timestamp_ms as f64,
-                metadata: v.metadata.into_iter().collect(),
-            })
-            .collect())
-    }
-
-    #[napi]
     pub async fn checkout(&self, version: i64) -> napi::Result<()> {
         let version = version_arg(version)?;
         guarded(self.inner.checkout(version)).await
@@ -326,9 +333,13 @@ impl NativeTable {
     }
 
     #[napi]
-    pub async fn restore(&self, version: Option<i64>) -> napi::Result<WriteSummary> {
+    pub async fn restore(
+        &self,
+        version: Option<i64>,
+        note: Option<WriteNote>,
+    ) -> napi::Result<WriteSummary> {
         let version = version.map(version_arg).transpose()?;
-        let version = guarded(self.inner.restore(version)).await?;
+        let version = guarded(self.inner.restore(version, &commit_note(note))).await?;
         Ok(WriteResult {
             version,
             ..Default::default()

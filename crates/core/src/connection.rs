@@ -11,12 +11,17 @@ use lance::dataset::{WriteMode, WriteParams};
 use lance::io::{ObjectStoreParams, StorageOptionsAccessor};
 use lance::Dataset;
 
+use crate::commit_note::{CommitNote, OperationRecord};
 use crate::error::{Error, ErrorCode, Result};
 use crate::input::check_not_empty;
 use crate::names::validate_table_name;
 use crate::table::TableHandle;
+use crate::writes::WriteResult;
 
 const TABLE_SUFFIX: &str = ".lance";
+
+/// How often a write is run again when another writer committed a conflicting change first.
+pub const DEFAULT_CONFLICT_RETRIES: u32 = 10;
 
 /// How `create_table` treats an existing table of the same name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +35,7 @@ pub struct Connection {
     uri: String,
     local_root: Option<PathBuf>,
     storage_options: HashMap<String, String>,
+    conflict_retries: u32,
 }
 
 impl Connection {
@@ -50,7 +56,18 @@ impl Connection {
             uri,
             local_root,
             storage_options,
+            conflict_retries: DEFAULT_CONFLICT_RETRIES,
         })
+    }
+
+    /// Sets how often a conflicting write is retried before it fails with `COMMIT_CONFLICT`.
+    pub fn with_conflict_retries(mut self, retries: u32) -> Self {
+        self.conflict_retries = retries;
+        self
+    }
+
+    pub fn conflict_retries(&self) -> u32 {
+        self.conflict_retries
     }
 
     pub fn uri(&self) -> &str {
@@ -126,8 +143,10 @@ impl Connection {
         batches: Vec<RecordBatch>,
         schema: Option<SchemaRef>,
         mode: CreateMode,
+        note: &CommitNote,
     ) -> Result<TableHandle> {
         validate_table_name(name)?;
+        note.validate()?;
         let schema = match (batches.first(), schema) {
             (Some(batch), _) => batch.schema(),
             (None, Some(schema)) => schema,
@@ -146,7 +165,15 @@ impl Connection {
                 ),
             ));
         }
+        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+        let counts = WriteResult {
+            rows_added: rows as u64,
+            ..Default::default()
+        };
         let params = WriteParams {
+            transaction_properties: Some(Arc::new(
+                OperationRecord::new("create").properties(note, &counts),
+            )),
             mode: match mode {
                 CreateMode::Create => WriteMode::Create,
                 CreateMode::Overwrite => WriteMode::Overwrite,

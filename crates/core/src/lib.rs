@@ -3,8 +3,10 @@
 
 mod branches;
 mod clone;
+mod commit_note;
 mod connection;
 mod error;
+mod history;
 mod input;
 mod names;
 mod query;
@@ -14,12 +16,14 @@ mod writes;
 
 pub use branches::{BranchInfo, MAIN_BRANCH};
 pub use clone::CloneSource;
-pub use connection::{Connection, CreateMode};
+pub use commit_note::{CommitNote, RESERVED_PREFIX};
+pub use connection::{Connection, CreateMode, DEFAULT_CONFLICT_RETRIES};
 pub use error::{first_line, Error, ErrorCode, Result};
+pub use history::VersionInfo;
 pub use input::{align_batches, Coverage};
 pub use names::validate_table_name;
 pub use query::{parse_distance_type, BatchStream, QueryRequest, VectorRequest, DEFAULT_TOP_K};
-pub use table::{TableHandle, VersionInfo};
+pub use table::TableHandle;
 pub use tags::TagInfo;
 pub use writes::{AddMode, ColumnChange, MergeInsertSpec, NewColumns, WriteResult};
 

@@ -1,23 +1,17 @@
 //! `TableHandle`: one open table, following its latest version or pinned to a checked-out one.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow_schema::SchemaRef;
 use lance::Dataset;
 use std::sync::RwLock;
 
+use lance::dataset::transaction::{Operation, Transaction};
+use lance::dataset::CommitBuilder;
+
+use crate::commit_note::{CommitNote, OperationRecord};
 use crate::connection::Connection;
 use crate::error::{Error, ErrorCode, Result};
-
-/// One entry of a table's history.
-#[derive(Debug, Clone, PartialEq)]
-pub struct VersionInfo {
-    pub version: u64,
-    /// Milliseconds since the Unix epoch.
-    pub timestamp_ms: i64,
-    pub metadata: BTreeMap<String, String>,
-}
 
 pub(crate) struct TableState {
     pub(crate) dataset: Arc<Dataset>,
@@ -106,19 +100,6 @@ impl TableHandle {
         Ok(Arc::new(arrow_schema::Schema::from(dataset.schema())))
     }
 
-    pub async fn list_versions(&self) -> Result<Vec<VersionInfo>> {
-        let dataset = self.view().await?;
-        let versions = dataset.versions().await?;
-        Ok(versions
-            .into_iter()
-            .map(|v| VersionInfo {
-                version: v.version,
-                timestamp_ms: v.timestamp.timestamp_millis(),
-                metadata: v.metadata,
-            })
-            .collect())
-    }
-
     /// Pins the handle to `version`: reads see that version, writes are rejected.
     pub async fn checkout(&self, version: u64) -> Result<()> {
         let current = self.view().await?;
@@ -174,7 +155,8 @@ impl TableHandle {
 
     /// Makes `version` (or the checked-out version) the newest version again, as a new
     /// version; no data is copied and history is kept. The handle then follows the latest.
-    pub async fn restore(&self, version: Option<u64>) -> Result<u64> {
+    pub async fn restore(&self, version: Option<u64>, note: &CommitNote) -> Result<u64> {
+        note.validate()?;
         let _guard = self.write_lock.lock().await;
         let (current, pinned) = {
             let state = self.read_state();
@@ -183,7 +165,7 @@ impl TableHandle {
             }
             (state.dataset.clone(), state.pinned)
         };
-        let mut target = match (version, pinned) {
+        let target = match (version, pinned) {
             (Some(v), _) => self.load_version(&current, v).await?,
             (None, Some(_)) => current.as_ref().clone(),
             (None, None) => {
@@ -192,10 +174,10 @@ impl TableHandle {
                 ))
             }
         };
-        target.restore().await?;
-        let version = target.version_id();
+        let restored = restore_as_latest(target, note).await?;
+        let version = restored.version_id();
         let mut state = self.write_state();
-        state.dataset = Arc::new(target);
+        state.dataset = Arc::new(restored);
         state.pinned = None;
         Ok(version)
     }
@@ -203,6 +185,20 @@ impl TableHandle {
     pub fn connection(&self) -> &Connection {
         &self.connection
     }
+}
+
+/// Commits `target`'s contents as the newest version (what lance's `restore` does), with the
+/// operation and the caller's note in the commit.
+async fn restore_as_latest(target: Dataset, note: &CommitNote) -> Result<Dataset> {
+    let latest = target.latest_version_id().await?;
+    let from = target.version_id();
+    let counts = crate::writes::WriteResult::default();
+    let properties = OperationRecord::new("restore")
+        .param("restored_from", from.to_string())
+        .properties(note, &counts);
+    let mut tx = Transaction::new(latest, Operation::Restore { version: from }, None);
+    tx.transaction_properties = Some(Arc::new(properties));
+    Ok(CommitBuilder::new(Arc::new(target)).execute(tx).await?)
 }
 
 /// Fails with `VERSION_NOT_FOUND` unless `version` exists in `dataset` (named `what`).

@@ -1,16 +1,20 @@
 //! Every mutation of a table. Each one checks its input before lance writes anything, commits
 //! exactly one new version, and moves the handle to it. A failure leaves the table untouched.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_array::{RecordBatch, RecordBatchIterator};
 use arrow_schema::{DataType, Schema, SchemaRef};
+use lance::dataset::transaction::Transaction;
 use lance::dataset::{
-    ColumnAlteration, InsertBuilder, MergeInsertBuilder, NewColumnTransform, UpdateBuilder,
-    WhenMatched, WhenNotMatched, WhenNotMatchedBySource, WriteDestination, WriteMode, WriteParams,
+    ColumnAlteration, CommitBuilder, DeleteBuilder, InsertBuilder, MergeInsertBuilder,
+    NewColumnTransform, UpdateBuilder, WhenMatched, WhenNotMatched, WhenNotMatchedBySource,
+    WriteDestination, WriteMode, WriteParams,
 };
 use lance::Dataset;
 
+use crate::commit_note::{write_side_note, CommitNote, OperationRecord};
 use crate::error::{Error, ErrorCode, Result};
 use crate::input::{align_batches, check_not_empty, Coverage};
 use crate::table::TableHandle;
@@ -81,16 +85,40 @@ impl TableHandle {
         version
     }
 
-    fn write_params(&self, mode: WriteMode) -> WriteParams {
+    fn write_params(&self, mode: WriteMode, properties: HashMap<String, String>) -> WriteParams {
         WriteParams {
             mode,
             enable_stable_row_ids: true,
             store_params: self.connection().store_params(),
+            transaction_properties: Some(Arc::new(properties)),
             ..Default::default()
         }
     }
 
-    pub async fn add(&self, batches: Vec<RecordBatch>, mode: AddMode) -> Result<WriteResult> {
+    /// Moves to `dataset` and records `record` beside it, for writes whose lance API cannot
+    /// put properties into the commit itself.
+    async fn finish_with_side_note(
+        &self,
+        dataset: Dataset,
+        record: OperationRecord,
+        note: &CommitNote,
+        mut result: WriteResult,
+    ) -> Result<WriteResult> {
+        result.version = dataset.version_id();
+        let properties = record.properties(note, &result);
+        // The write is committed either way; a lost note only loses the log entry's detail.
+        let _ = write_side_note(&dataset, &properties).await;
+        self.advance(dataset).await;
+        Ok(result)
+    }
+
+    pub async fn add(
+        &self,
+        batches: Vec<RecordBatch>,
+        mode: AddMode,
+        note: &CommitNote,
+    ) -> Result<WriteResult> {
+        note.validate()?;
         let _guard = self.write_lock.lock().await;
         let current = self.writable().await?;
         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
@@ -99,11 +127,16 @@ impl TableHandle {
                 "add() got no rows; nothing was written",
             ));
         }
+        let counts = WriteResult {
+            rows_added: rows as u64,
+            ..Default::default()
+        };
         let dataset = match mode {
             AddMode::Append => {
                 let schema = Schema::from(current.schema());
                 let batches = align_batches(batches, &schema, Coverage::AllColumns)?;
-                let params = self.write_params(WriteMode::Append);
+                let properties = OperationRecord::new("append").properties(note, &counts);
+                let params = self.write_params(WriteMode::Append, properties);
                 InsertBuilder::new(WriteDestination::Dataset(current))
                     .with_params(&params)
                     .execute(batches)
@@ -116,17 +149,14 @@ impl TableHandle {
                     ));
                 };
                 check_not_empty(&schema)?;
-                let params = self.write_params(WriteMode::Overwrite);
+                let properties = OperationRecord::new("overwrite").properties(note, &counts);
+                let params = self.write_params(WriteMode::Overwrite, properties);
                 let reader = RecordBatchIterator::new(batches.into_iter().map(Ok), schema);
                 Dataset::write(reader, WriteDestination::Dataset(current), Some(params)).await?
             }
         };
         let version = self.advance(dataset).await;
-        Ok(WriteResult {
-            version,
-            rows_added: rows as u64,
-            ..Default::default()
-        })
+        Ok(WriteResult { version, ..counts })
     }
 
     /// Sets `columns[i] = expressions[i]` (SQL) on rows matching `filter` (all rows if None).
@@ -134,7 +164,9 @@ impl TableHandle {
         &self,
         filter: Option<&str>,
         assignments: &[(String, String)],
+        note: &CommitNote,
     ) -> Result<WriteResult> {
+        note.validate()?;
         if assignments.is_empty() {
             return Err(Error::invalid_argument(
                 "update() needs at least one column to set",
@@ -162,15 +194,20 @@ impl TableHandle {
         }
         let job = builder.build()?;
         let result = job.execute().await.map_err(classify_execution)?;
-        let version = self.advance(result.new_dataset.as_ref().clone()).await;
-        Ok(WriteResult {
-            version,
+        let mut record = OperationRecord::new("update").param("columns", column_list(assignments));
+        if let Some(filter) = filter {
+            record = record.param("predicate", filter);
+        }
+        let counts = WriteResult {
             rows_updated: result.rows_updated,
             ..Default::default()
-        })
+        };
+        self.finish_with_side_note(result.new_dataset.as_ref().clone(), record, note, counts)
+            .await
     }
 
-    pub async fn delete(&self, predicate: &str) -> Result<WriteResult> {
+    pub async fn delete(&self, predicate: &str, note: &CommitNote) -> Result<WriteResult> {
+        note.validate()?;
         if predicate.trim().is_empty() {
             return Err(Error::invalid_argument(
                 "delete() needs a predicate; use \"true\" to delete every row",
@@ -183,24 +220,57 @@ impl TableHandle {
             .scan()
             .filter(predicate)
             .map_err(|e| Error::from_sql(e, predicate, "the predicate"))?;
-        let mut dataset = current.as_ref().clone();
-        let result = dataset
-            .delete(predicate)
-            .await
-            .map_err(|e| Error::from_sql(e, predicate, "the predicate"))?;
-        let version = self.advance(result.new_dataset.as_ref().clone()).await;
-        Ok(WriteResult {
-            version,
-            rows_deleted: result.num_deleted_rows,
-            ..Default::default()
-        })
+        let record = OperationRecord::new("delete").param("predicate", predicate);
+        let mut base = current;
+        for attempt in 0.. {
+            let staged = DeleteBuilder::new(base.clone(), predicate)
+                .execute_uncommitted()
+                .await
+                .map_err(|e| Error::from_sql(e, predicate, "the predicate"))?;
+            let counts = WriteResult {
+                rows_deleted: staged.num_deleted_rows,
+                ..Default::default()
+            };
+            let mut builder = CommitBuilder::new(base.clone());
+            if let Some(rows) = staged.affected_rows {
+                builder = builder.with_affected_rows(rows);
+            }
+            let tx = with_properties(staged.transaction, record.properties(note, &counts));
+            match builder.execute(tx).await {
+                Ok(dataset) => {
+                    let version = self.advance(dataset).await;
+                    return Ok(WriteResult { version, ..counts });
+                }
+                Err(err) => base = self.retry_base(base, err, attempt).await?,
+            }
+        }
+        unreachable!("the retry loop returns or fails")
+    }
+
+    /// After a commit failed with `err`: the latest dataset to run the write again on, when the
+    /// failure is a conflict another writer caused and retries remain; otherwise the error.
+    async fn retry_base(
+        &self,
+        base: Arc<Dataset>,
+        err: lance::Error,
+        attempt: u32,
+    ) -> Result<Arc<Dataset>> {
+        let retryable = matches!(err, lance::Error::RetryableCommitConflict { .. });
+        if !retryable || attempt >= self.connection().conflict_retries() {
+            return Err(classify_execution(err));
+        }
+        let mut latest = base.as_ref().clone();
+        latest.checkout_latest().await?;
+        Ok(Arc::new(latest))
     }
 
     pub async fn merge_insert(
         &self,
         spec: &MergeInsertSpec,
         batches: Vec<RecordBatch>,
+        note: &CommitNote,
     ) -> Result<WriteResult> {
+        note.validate()?;
         if spec.on.is_empty() {
             return Err(Error::invalid_argument(
                 "mergeInsert() needs at least one key column",
@@ -227,47 +297,38 @@ impl TableHandle {
                 }
             }
         }
-        let mut builder = MergeInsertBuilder::try_new(current.clone(), spec.on.clone())?;
-        if spec.when_matched_update_all {
-            let behaviour = match &spec.when_matched_update_all_where {
-                Some(condition) => {
-                    check_filter(&current, condition)?;
-                    WhenMatched::update_if(&current, condition)?
+        let record = OperationRecord::new("merge_insert").param("on", spec.on.join(","));
+        let mut base = current;
+        for attempt in 0.. {
+            let job = merge_insert_job(&base, spec)?;
+            let staged = job
+                .execute_uncommitted_batches(batches.clone())
+                .await
+                .map_err(classify_execution)?;
+            let counts = WriteResult {
+                version: 0,
+                rows_added: staged.stats.num_inserted_rows,
+                rows_updated: staged.stats.num_updated_rows,
+                rows_deleted: staged.stats.num_deleted_rows,
+            };
+            let mut builder = CommitBuilder::new(base.clone());
+            if let Some(rows) = staged.affected_rows {
+                builder = builder.with_affected_rows(rows);
+            }
+            let tx = with_properties(staged.transaction, record.properties(note, &counts));
+            match builder.execute(tx).await {
+                Ok(dataset) => {
+                    let version = self.advance(dataset).await;
+                    return Ok(WriteResult { version, ..counts });
                 }
-                None => WhenMatched::UpdateAll,
-            };
-            builder.when_matched(behaviour);
-        } else {
-            builder.when_matched(WhenMatched::DoNothing);
+                Err(err) => base = self.retry_base(base, err, attempt).await?,
+            }
         }
-        builder.when_not_matched(if spec.when_not_matched_insert_all {
-            WhenNotMatched::InsertAll
-        } else {
-            WhenNotMatched::DoNothing
-        });
-        if spec.when_not_matched_by_source_delete {
-            let behaviour = match &spec.when_not_matched_by_source_delete_where {
-                Some(condition) => WhenNotMatchedBySource::delete_if(&current, condition)
-                    .map_err(|e| Error::from_sql(e, condition, "the condition"))?,
-                None => WhenNotMatchedBySource::Delete,
-            };
-            builder.when_not_matched_by_source(behaviour);
-        }
-        let job = builder.try_build()?;
-        let (dataset, stats) = job
-            .execute_batches(batches)
-            .await
-            .map_err(classify_execution)?;
-        let version = self.advance(dataset.as_ref().clone()).await;
-        Ok(WriteResult {
-            version,
-            rows_added: stats.num_inserted_rows,
-            rows_updated: stats.num_updated_rows,
-            rows_deleted: stats.num_deleted_rows,
-        })
+        unreachable!("the retry loop returns or fails")
     }
 
-    pub async fn add_columns(&self, columns: NewColumns) -> Result<WriteResult> {
+    pub async fn add_columns(&self, columns: NewColumns, note: &CommitNote) -> Result<WriteResult> {
+        note.validate()?;
         let _guard = self.write_lock.lock().await;
         let current = self.writable().await?;
         let existing = Schema::from(current.schema());
@@ -314,10 +375,16 @@ impl TableHandle {
             .add_columns(transform, None, None)
             .await
             .map_err(classify_execution)?;
-        Ok(self.schema_write(dataset).await)
+        let record = OperationRecord::new("add_columns").param("columns", names.join(","));
+        self.schema_write(dataset, record, note).await
     }
 
-    pub async fn alter_columns(&self, changes: &[ColumnChange]) -> Result<WriteResult> {
+    pub async fn alter_columns(
+        &self,
+        changes: &[ColumnChange],
+        note: &CommitNote,
+    ) -> Result<WriteResult> {
+        note.validate()?;
         if changes.is_empty() {
             return Err(Error::invalid_argument(
                 "alterColumns() needs at least one change",
@@ -350,10 +417,13 @@ impl TableHandle {
             .alter_columns(&alterations)
             .await
             .map_err(classify_execution)?;
-        Ok(self.schema_write(dataset).await)
+        let paths: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
+        let record = OperationRecord::new("alter_columns").param("columns", paths.join(","));
+        self.schema_write(dataset, record, note).await
     }
 
-    pub async fn drop_columns(&self, names: &[String]) -> Result<WriteResult> {
+    pub async fn drop_columns(&self, names: &[String], note: &CommitNote) -> Result<WriteResult> {
+        note.validate()?;
         if names.is_empty() {
             return Err(Error::invalid_argument(
                 "dropColumns() needs at least one column name",
@@ -377,15 +447,63 @@ impl TableHandle {
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         let mut dataset = current.as_ref().clone();
         dataset.drop_columns(&refs).await?;
-        Ok(self.schema_write(dataset).await)
+        let record = OperationRecord::new("drop_columns").param("columns", names.join(","));
+        self.schema_write(dataset, record, note).await
     }
 
-    async fn schema_write(&self, dataset: Dataset) -> WriteResult {
-        WriteResult {
-            version: self.advance(dataset).await,
-            ..Default::default()
-        }
+    async fn schema_write(
+        &self,
+        dataset: Dataset,
+        record: OperationRecord,
+        note: &CommitNote,
+    ) -> Result<WriteResult> {
+        self.finish_with_side_note(dataset, record, note, WriteResult::default())
+            .await
     }
+}
+
+/// The lance job for `spec` against `base` (built again for each retry).
+fn merge_insert_job(
+    base: &Arc<Dataset>,
+    spec: &MergeInsertSpec,
+) -> Result<lance::dataset::MergeInsertJob> {
+    let mut builder = MergeInsertBuilder::try_new(base.clone(), spec.on.clone())?;
+    if spec.when_matched_update_all {
+        let behaviour = match &spec.when_matched_update_all_where {
+            Some(condition) => {
+                check_filter(base, condition)?;
+                WhenMatched::update_if(base, condition)?
+            }
+            None => WhenMatched::UpdateAll,
+        };
+        builder.when_matched(behaviour);
+    } else {
+        builder.when_matched(WhenMatched::DoNothing);
+    }
+    builder.when_not_matched(if spec.when_not_matched_insert_all {
+        WhenNotMatched::InsertAll
+    } else {
+        WhenNotMatched::DoNothing
+    });
+    if spec.when_not_matched_by_source_delete {
+        let behaviour = match &spec.when_not_matched_by_source_delete_where {
+            Some(condition) => WhenNotMatchedBySource::delete_if(base, condition)
+                .map_err(|e| Error::from_sql(e, condition, "the condition"))?,
+            None => WhenNotMatchedBySource::Delete,
+        };
+        builder.when_not_matched_by_source(behaviour);
+    }
+    Ok(builder.try_build()?)
+}
+
+fn with_properties(mut tx: Transaction, properties: HashMap<String, String>) -> Transaction {
+    tx.transaction_properties = Some(Arc::new(properties));
+    tx
+}
+
+fn column_list(assignments: &[(String, String)]) -> String {
+    let names: Vec<&str> = assignments.iter().map(|(c, _)| c.as_str()).collect();
+    names.join(",")
 }
 
 /// Parses `filter` against the table so errors name the SQL, not an execution stage.

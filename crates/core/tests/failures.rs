@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use palimpsest_core::{AddMode, ErrorCode, MergeInsertSpec, NewColumns, TableHandle};
+use palimpsest_core::{AddMode, CommitNote, ErrorCode, MergeInsertSpec, NewColumns, TableHandle};
 
 async fn snapshot(table: &TableHandle) -> (u64, Vec<(i64, String)>) {
     (table.version().await.unwrap(), ids_and_authors(table).await)
@@ -17,26 +17,44 @@ async fn failed_writes_change_nothing() {
     let before = snapshot(&table).await;
 
     let bad_sql = table
-        .update(Some("author = = 'x'"), &[("author".into(), "'y'".into())])
+        .update(
+            Some("author = = 'x'"),
+            &[("author".into(), "'y'".into())],
+            &CommitNote::default(),
+        )
         .await
         .unwrap_err();
     assert_eq!(bad_sql.code, ErrorCode::InvalidPredicate, "{bad_sql}");
 
     let unknown = table
-        .update(Some("nope = 1"), &[("author".into(), "'y'".into())])
+        .update(
+            Some("nope = 1"),
+            &[("author".into(), "'y'".into())],
+            &CommitNote::default(),
+        )
         .await
         .unwrap_err();
     assert_eq!(unknown.code, ErrorCode::ColumnNotFound, "{unknown}");
 
     let unknown_set = table
-        .update(None, &[("nope".into(), "'y'".into())])
+        .update(
+            None,
+            &[("nope".into(), "'y'".into())],
+            &CommitNote::default(),
+        )
         .await
         .unwrap_err();
     assert_eq!(unknown_set.code, ErrorCode::ColumnNotFound);
 
-    let bad_delete = table.delete("id >>> 3").await.unwrap_err();
+    let bad_delete = table
+        .delete("id >>> 3", &CommitNote::default())
+        .await
+        .unwrap_err();
     assert_eq!(bad_delete.code, ErrorCode::InvalidPredicate, "{bad_delete}");
-    let unknown_delete = table.delete("nope > 3").await.unwrap_err();
+    let unknown_delete = table
+        .delete("nope > 3", &CommitNote::default())
+        .await
+        .unwrap_err();
     assert_eq!(
         unknown_delete.code,
         ErrorCode::ColumnNotFound,
@@ -45,7 +63,11 @@ async fn failed_writes_change_nothing() {
 
     let wrong_type = vectors_for(&[9], "author", 3);
     let mismatch = table
-        .add(vec![wrong_type.clone()], AddMode::Append)
+        .add(
+            vec![wrong_type.clone()],
+            AddMode::Append,
+            &CommitNote::default(),
+        )
         .await
         .unwrap_err();
     assert_eq!(mismatch.code, ErrorCode::SchemaMismatch);
@@ -55,13 +77,16 @@ async fn failed_writes_change_nothing() {
         ..Default::default()
     };
     let merge_mismatch = table
-        .merge_insert(&spec, vec![wrong_type])
+        .merge_insert(&spec, vec![wrong_type], &CommitNote::default())
         .await
         .unwrap_err();
     assert_eq!(merge_mismatch.code, ErrorCode::SchemaMismatch);
 
     let bad_column_sql = table
-        .add_columns(NewColumns::Sql(vec![("x".into(), "nope + 1".into())]))
+        .add_columns(
+            NewColumns::Sql(vec![("x".into(), "nope + 1".into())]),
+            &CommitNote::default(),
+        )
         .await
         .unwrap_err();
     assert_eq!(
@@ -71,12 +96,18 @@ async fn failed_writes_change_nothing() {
     );
 
     let duplicate = table
-        .add_columns(NewColumns::Sql(vec![("author".into(), "'x'".into())]))
+        .add_columns(
+            NewColumns::Sql(vec![("author".into(), "'x'".into())]),
+            &CommitNote::default(),
+        )
         .await
         .unwrap_err();
     assert_eq!(duplicate.code, ErrorCode::SchemaMismatch);
 
-    let drop_unknown = table.drop_columns(&["nope".into()]).await.unwrap_err();
+    let drop_unknown = table
+        .drop_columns(&["nope".into()], &CommitNote::default())
+        .await
+        .unwrap_err();
     assert_eq!(drop_unknown.code, ErrorCode::ColumnNotFound);
 
     assert_eq!(snapshot(&table).await, before);
@@ -87,20 +118,36 @@ async fn checked_out_versions_are_read_only() {
     let dir = tempfile::tempdir().unwrap();
     let conn = connection(&dir);
     let table = create_quotes(&conn).await;
-    table.delete("id = 1").await.unwrap();
+    table
+        .delete("id = 1", &CommitNote::default())
+        .await
+        .unwrap();
     table.checkout(1).await.unwrap();
     let before = snapshot(&table).await;
     assert_eq!(before.0, 1);
 
     let more = quotes(&[(7, "Summer", "Whatever")]);
     let errors = vec![
-        table.add(vec![more], AddMode::Append).await.unwrap_err(),
-        table.delete("id = 2").await.unwrap_err(),
         table
-            .update(None, &[("author".into(), "'x'".into())])
+            .add(vec![more], AddMode::Append, &CommitNote::default())
             .await
             .unwrap_err(),
-        table.drop_columns(&["quote".into()]).await.unwrap_err(),
+        table
+            .delete("id = 2", &CommitNote::default())
+            .await
+            .unwrap_err(),
+        table
+            .update(
+                None,
+                &[("author".into(), "'x'".into())],
+                &CommitNote::default(),
+            )
+            .await
+            .unwrap_err(),
+        table
+            .drop_columns(&["quote".into()], &CommitNote::default())
+            .await
+            .unwrap_err(),
     ];
     for err in errors {
         assert_eq!(err.code, ErrorCode::ReadOnlyCheckout, "{err}");
@@ -111,7 +158,7 @@ async fn checked_out_versions_are_read_only() {
     assert_eq!(missing.code, ErrorCode::VersionNotFound);
 
     // restore() of the checked-out version makes a new version with its rows.
-    let restored = table.restore(None).await.unwrap();
+    let restored = table.restore(None, &CommitNote::default()).await.unwrap();
     assert_eq!(restored, 3);
     assert_eq!(ids_and_authors(&table).await, before.1);
 }
@@ -129,6 +176,7 @@ async fn connection_errors() {
             vec![quotes(&[(1, "a", "b")])],
             None,
             palimpsest_core::CreateMode::Create,
+            &CommitNote::default(),
         )
         .await
         .err()

@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use palimpsest_core::{AddMode, MergeInsertSpec, NewColumns};
+use palimpsest_core::{AddMode, CommitNote, MergeInsertSpec, NewColumns};
 
 fn upsert(on: &str) -> MergeInsertSpec {
     MergeInsertSpec {
@@ -25,6 +25,7 @@ async fn versions_one_to_nine() {
         .update(
             Some("author='Richard'"),
             &[("author".into(), "'Richard Daniel Sanchez'".into())],
+            &CommitNote::default(),
         )
         .await
         .unwrap();
@@ -34,20 +35,30 @@ async fn versions_one_to_nine() {
         (4, "Richard Daniel Sanchez", "That's the way the news goes!"),
         (5, "Morty", "Aww geez, Rick!"),
     ]);
-    let v3 = table.add(vec![more], AddMode::Append).await.unwrap();
+    let v3 = table
+        .add(vec![more], AddMode::Append, &CommitNote::default())
+        .await
+        .unwrap();
     assert_eq!((v3.version, v3.rows_added), (3, 2));
     let after_mod = table.version().await.unwrap();
 
     let sql = "arrow_cast(NULL, 'FixedSizeList(4, Float32)')";
     let v4 = table
-        .add_columns(NewColumns::Sql(vec![("vector_minilm".into(), sql.into())]))
+        .add_columns(
+            NewColumns::Sql(vec![("vector_minilm".into(), sql.into())]),
+            &CommitNote::default(),
+        )
         .await
         .unwrap();
     assert_eq!(v4.version, 4);
 
     let ids = [1, 2, 3, 4, 5];
     let v5 = table
-        .merge_insert(&upsert("id"), vec![vectors_for(&ids, "vector_minilm", 4)])
+        .merge_insert(
+            &upsert("id"),
+            vec![vectors_for(&ids, "vector_minilm", 4)],
+            &CommitNote::default(),
+        )
         .await
         .unwrap();
     assert_eq!((v5.version, v5.rows_updated, v5.rows_added), (5, 5, 0));
@@ -68,7 +79,10 @@ async fn versions_one_to_nine() {
         .windows(2)
         .all(|w| w[0].timestamp_ms <= w[1].timestamp_ms));
 
-    let v6 = table.restore(Some(after_mod)).await.unwrap();
+    let v6 = table
+        .restore(Some(after_mod), &CommitNote::default())
+        .await
+        .unwrap();
     assert_eq!(v6, 6);
     let schema = table.schema().await.unwrap();
     assert!(schema.field_with_name("vector_minilm").is_err());
@@ -76,18 +90,25 @@ async fn versions_one_to_nine() {
 
     let sql = "arrow_cast(NULL, 'FixedSizeList(6, Float32)')";
     table
-        .add_columns(NewColumns::Sql(vec![("vector_mpnet".into(), sql.into())]))
+        .add_columns(
+            NewColumns::Sql(vec![("vector_mpnet".into(), sql.into())]),
+            &CommitNote::default(),
+        )
         .await
         .unwrap();
     let v8 = table
-        .merge_insert(&upsert("id"), vec![vectors_for(&ids, "vector_mpnet", 6)])
+        .merge_insert(
+            &upsert("id"),
+            vec![vectors_for(&ids, "vector_mpnet", 6)],
+            &CommitNote::default(),
+        )
         .await
         .unwrap();
     assert_eq!(v8.version, 8);
 
     table.checkout_latest().await.unwrap();
     let v9 = table
-        .delete("author != 'Richard Daniel Sanchez'")
+        .delete("author != 'Richard Daniel Sanchez'", &CommitNote::default())
         .await
         .unwrap();
     assert_eq!((v9.version, v9.rows_deleted), (9, 2));
@@ -114,7 +135,10 @@ async fn tags_and_time_travel() {
     let table = create_quotes(&conn).await;
     let t1 = table.list_versions().await.unwrap()[0].timestamp_ms;
     std::thread::sleep(std::time::Duration::from_millis(20));
-    table.delete("id = 1").await.unwrap();
+    table
+        .delete("id = 1", &CommitNote::default())
+        .await
+        .unwrap();
 
     table.create_tag("snapshot", 1).await.unwrap();
     assert_eq!(table.version().await.unwrap(), 2, "tags create no versions");
@@ -155,7 +179,7 @@ async fn branches_fork_without_touching_main() {
     let dir = tempfile::tempdir().unwrap();
     let conn = connection(&dir);
     let main = create_quotes(&conn).await;
-    main.delete("id = 1").await.unwrap(); // main v2: ids 2, 3
+    main.delete("id = 1", &CommitNote::default()).await.unwrap(); // main v2: ids 2, 3
     assert_eq!(main.current_branch().await.unwrap(), None);
 
     let exp = main.create_branch("exp", None).await.unwrap();
@@ -164,6 +188,7 @@ async fn branches_fork_without_touching_main() {
     exp.add(
         vec![quotes(&[(10, "Beth", "Horse surgeon")])],
         AddMode::Append,
+        &CommitNote::default(),
     )
     .await
     .unwrap();
@@ -174,7 +199,7 @@ async fn branches_fork_without_touching_main() {
         "branch writes stay off main"
     );
 
-    main.delete("id = 2").await.unwrap();
+    main.delete("id = 2", &CommitNote::default()).await.unwrap();
     assert_eq!(main.count_rows(None).await.unwrap(), 1);
     assert_eq!(
         exp.count_rows(None).await.unwrap(),
@@ -215,7 +240,10 @@ async fn shallow_clones_share_data_and_diverge() {
     let dir = tempfile::tempdir().unwrap();
     let conn = connection(&dir);
     let source = create_quotes(&conn).await; // v1: 3 rows
-    source.delete("id = 1").await.unwrap(); // v2: 2 rows
+    source
+        .delete("id = 1", &CommitNote::default())
+        .await
+        .unwrap(); // v2: 2 rows
     source.create_tag("first", 1).await.unwrap();
 
     let latest = conn
@@ -227,7 +255,10 @@ async fn shallow_clones_share_data_and_diverge() {
         .await
         .unwrap();
     assert_eq!(latest.count_rows(None).await.unwrap(), 2);
-    latest.delete("id = 2").await.unwrap();
+    latest
+        .delete("id = 2", &CommitNote::default())
+        .await
+        .unwrap();
     assert_eq!(latest.count_rows(None).await.unwrap(), 1);
     assert_eq!(
         source.count_rows(None).await.unwrap(),

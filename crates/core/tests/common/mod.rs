@@ -8,7 +8,7 @@ use palimpsest_core::arrow_array::{
     Array, ArrayRef, FixedSizeListArray, Float32Array, Int64Array, RecordBatch, StringArray,
 };
 use palimpsest_core::arrow_schema::{DataType, Field, Schema};
-use palimpsest_core::{Connection, CreateMode, QueryRequest, TableHandle};
+use palimpsest_core::{CommitNote, Connection, CreateMode, QueryRequest, TableHandle};
 
 pub fn connection(dir: &tempfile::TempDir) -> Connection {
     Connection::connect(dir.path().to_str().unwrap(), HashMap::new()).unwrap()
@@ -50,9 +50,15 @@ pub async fn create_quotes(conn: &Connection) -> TableHandle {
         (2, "Morty", "Rick, what's going on?"),
         (3, "Richard", "I turned myself into a pickle, Morty!"),
     ]);
-    conn.create_table("quotes", vec![batch], None, CreateMode::Overwrite)
-        .await
-        .unwrap()
+    conn.create_table(
+        "quotes",
+        vec![batch],
+        None,
+        CreateMode::Overwrite,
+        &CommitNote::default(),
+    )
+    .await
+    .unwrap()
 }
 
 /// All rows of the current view as (id, author) pairs, sorted by id.

@@ -1,0 +1,248 @@
+//! The version log: for every version, what it did and what the writer said about it.
+//!
+//! palimpsest's writes record their operation, parameters, row counts, message and properties
+//! in the commit (see `commit_note`). Versions written by other Lance writers are described
+//! from what lance records: the transaction's operation and the manifest's row totals.
+
+use std::collections::{BTreeMap, HashMap};
+
+use futures::{stream, StreamExt, TryStreamExt};
+use lance::dataset::transaction::Operation;
+use lance::Dataset;
+
+use crate::commit_note::{
+    read_side_note, MESSAGE, OPERATION, PARAM_PREFIX, RESERVED_PREFIX, ROWS_ADDED, ROWS_DELETED,
+    ROWS_UPDATED,
+};
+use crate::error::Result;
+use crate::table::TableHandle;
+
+/// One entry of a table's history.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct VersionInfo {
+    pub version: u64,
+    /// Milliseconds since the Unix epoch.
+    pub timestamp_ms: i64,
+    /// lance's summary of the version (row and file totals).
+    pub metadata: BTreeMap<String, String>,
+    /// What the version did: create, append, overwrite, update, delete, merge_insert,
+    /// add_columns, alter_columns, drop_columns, restore, create_index, compaction,
+    /// merge_branch, or lance's own name for operations of other writers.
+    pub operation: String,
+    /// The operation's parameters where known (predicate, columns, restored_from, on, …).
+    pub parameters: BTreeMap<String, String>,
+    pub rows_added: Option<u64>,
+    pub rows_updated: Option<u64>,
+    pub rows_deleted: Option<u64>,
+    /// The message the writer passed with the write.
+    pub message: Option<String>,
+    /// The writer's own properties (palimpsest's reserved keys removed).
+    pub properties: BTreeMap<String, String>,
+}
+
+/// Manifests and transactions are read this many at a time.
+const READ_CONCURRENCY: usize = 16;
+
+impl TableHandle {
+    /// Every version of the current branch, oldest first, with what each one did.
+    pub async fn list_versions(&self) -> Result<Vec<VersionInfo>> {
+        let dataset = self.view().await?;
+        let versions = dataset.versions().await?;
+        let mut previous_live: Option<u64> = None;
+        let mut entries = Vec::with_capacity(versions.len());
+        for v in versions {
+            let live = live_rows(&v.metadata);
+            entries.push((v, previous_live));
+            previous_live = live;
+        }
+        stream::iter(entries)
+            .map(|(v, previous_live)| {
+                let dataset = dataset.clone();
+                async move {
+                    let recorded = recorded_properties(&dataset, v.version).await;
+                    let mut info = VersionInfo {
+                        version: v.version,
+                        timestamp_ms: v.timestamp.timestamp_millis(),
+                        metadata: v.metadata,
+                        ..Default::default()
+                    };
+                    describe(&mut info, recorded, previous_live);
+                    Ok(info)
+                }
+            })
+            .buffered(READ_CONCURRENCY)
+            .try_collect()
+            .await
+    }
+}
+
+/// What was recorded about `version`: its transaction's operation and properties, and the
+/// side note of writes whose commit could not carry properties.
+struct Recorded {
+    lance_operation: Option<Operation>,
+    properties: HashMap<String, String>,
+}
+
+async fn recorded_properties(dataset: &Dataset, version: u64) -> Recorded {
+    // A version whose transaction cannot be read (older format, another branch's manifest)
+    // is still listed, described from its manifest alone.
+    let transaction = dataset
+        .read_version_transaction(version)
+        .await
+        .ok()
+        .and_then(|vt| vt.transaction);
+    let (lance_operation, mut properties) = match transaction {
+        Some(tx) => (
+            Some(tx.operation),
+            tx.transaction_properties
+                .map(|p| p.as_ref().clone())
+                .unwrap_or_default(),
+        ),
+        None => (None, HashMap::new()),
+    };
+    if !properties.contains_key(OPERATION) {
+        if let Some(note) = read_side_note(dataset, version).await {
+            properties.extend(note);
+        }
+    }
+    Recorded {
+        lance_operation,
+        properties,
+    }
+}
+
+fn describe(info: &mut VersionInfo, recorded: Recorded, previous_live: Option<u64>) {
+    let Recorded {
+        lance_operation,
+        mut properties,
+    } = recorded;
+    let count = |key: &str, props: &HashMap<String, String>| {
+        props.get(key).and_then(|v| v.parse::<u64>().ok())
+    };
+    if let Some(operation) = properties.get(OPERATION) {
+        info.operation = operation.clone();
+        info.rows_added = count(ROWS_ADDED, &properties);
+        info.rows_updated = count(ROWS_UPDATED, &properties);
+        info.rows_deleted = count(ROWS_DELETED, &properties);
+        info.message = properties.get(MESSAGE).cloned();
+        for (key, value) in &properties {
+            if let Some(name) = key.strip_prefix(PARAM_PREFIX) {
+                info.parameters.insert(name.to_string(), value.clone());
+            }
+        }
+    } else {
+        describe_foreign(info, lance_operation.as_ref(), previous_live);
+    }
+    properties.retain(|key, _| !key.starts_with(RESERVED_PREFIX));
+    info.properties = properties.into_iter().collect();
+}
+
+/// Describes a version another writer made, from lance's operation and the row totals.
+fn describe_foreign(info: &mut VersionInfo, operation: Option<&Operation>, before: Option<u64>) {
+    let after = live_rows(&info.metadata);
+    let net = match (before, after) {
+        (Some(b), Some(a)) => Some(a as i128 - b as i128),
+        (None, Some(a)) => Some(a as i128),
+        _ => None,
+    };
+    let grown = net.filter(|n| *n >= 0).map(|n| n as u64);
+    let shrunk = net.filter(|n| *n <= 0).map(|n| (-n) as u64);
+    info.operation = match operation {
+        None if info.version == 1 => {
+            info.rows_added = grown;
+            "create".into()
+        }
+        None => "unknown".into(),
+        Some(op) => match op {
+            Operation::Append { .. } => {
+                info.rows_added = grown;
+                "append".into()
+            }
+            Operation::Overwrite { .. } => {
+                info.rows_added = after;
+                if info.version == 1 {
+                    "create"
+                } else {
+                    "overwrite"
+                }
+                .into()
+            }
+            Operation::Delete { .. } => {
+                info.rows_deleted = shrunk;
+                "delete".into()
+            }
+            Operation::Update { .. } => "update".into(),
+            Operation::Merge { .. } => "add_columns".into(),
+            Operation::Project { .. } => "drop_columns".into(),
+            Operation::Restore { version } => {
+                info.parameters
+                    .insert("restored_from".into(), version.to_string());
+                "restore".into()
+            }
+            Operation::CreateIndex { .. } => "create_index".into(),
+            Operation::Rewrite { .. } => "compaction".into(),
+            Operation::Clone { .. } => "clone".into(),
+            other => to_snake_case(other.name()),
+        },
+    };
+}
+
+fn live_rows(metadata: &BTreeMap<String, String>) -> Option<u64> {
+    metadata.get("total_rows").and_then(|v| v.parse().ok())
+}
+
+fn to_snake_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, c) in name.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.extend(c.to_lowercase());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lance_operation_names_become_snake_case() {
+        assert_eq!(to_snake_case("UpdateConfig"), "update_config");
+        assert_eq!(to_snake_case("DataReplacement"), "data_replacement");
+    }
+
+    #[test]
+    fn recorded_properties_win_and_reserved_keys_are_hidden() {
+        let mut info = VersionInfo {
+            version: 3,
+            ..Default::default()
+        };
+        let properties: HashMap<String, String> = [
+            (OPERATION, "update"),
+            (MESSAGE, "fix labels"),
+            (ROWS_UPDATED, "7"),
+            ("palimpsest.param.predicate", "id < 3"),
+            ("owner", "ana"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        describe(
+            &mut info,
+            Recorded {
+                lance_operation: None,
+                properties,
+            },
+            Some(10),
+        );
+        assert_eq!(info.operation, "update");
+        assert_eq!(info.message.as_deref(), Some("fix labels"));
+        assert_eq!(info.rows_updated, Some(7));
+        assert_eq!(info.parameters["predicate"], "id < 3");
+        assert_eq!(
+            info.properties.keys().collect::<Vec<_>>(),
+            vec![&"owner".to_string()]
+        );
+    }
+}

@@ -1,0 +1,120 @@
+//! The version log: every write records its operation, parameters, counts, message and
+//! properties in its own version.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::*;
+use palimpsest_core::{AddMode, CommitNote, ErrorCode, MergeInsertSpec, NewColumns, VersionInfo};
+
+fn note(message: &str) -> CommitNote {
+    CommitNote::message(message)
+}
+
+fn entry(log: &[VersionInfo], version: u64) -> &VersionInfo {
+    log.iter().find(|v| v.version == version).unwrap()
+}
+
+#[tokio::test]
+async fn every_write_says_what_it_did() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = connection(&dir);
+    let table = create_quotes(&conn).await;
+
+    let mut props = CommitNote::message("relabel Rick");
+    props.properties = BTreeMap::from([("ticket".to_string(), "DATA-7".to_string())]);
+    table
+        .update(
+            Some("author = 'Richard'"),
+            &[("author".into(), "'Rick'".into())],
+            &props,
+        )
+        .await
+        .unwrap();
+    let more = quotes(&[(4, "Morty", "a"), (5, "Summer", "b")]);
+    table
+        .add(vec![more], AddMode::Append, &note("nightly load"))
+        .await
+        .unwrap();
+    table.delete("id = 2", &note("gdpr")).await.unwrap();
+    let spec = MergeInsertSpec {
+        on: vec!["id".into()],
+        when_matched_update_all: true,
+        when_not_matched_insert_all: true,
+        ..Default::default()
+    };
+    let upsert = quotes(&[(1, "Rick", "new"), (6, "Beth", "c")]);
+    table
+        .merge_insert(&spec, vec![upsert], &note("sync"))
+        .await
+        .unwrap();
+    table
+        .add_columns(
+            NewColumns::Sql(vec![("len".into(), "length(quote)".into())]),
+            &note("derive len"),
+        )
+        .await
+        .unwrap();
+    table
+        .drop_columns(&["len".into()], &CommitNote::default())
+        .await
+        .unwrap();
+    table.restore(Some(3), &note("undo")).await.unwrap();
+
+    let log = table.list_versions().await.unwrap();
+    let ops: Vec<&str> = log.iter().map(|v| v.operation.as_str()).collect();
+    assert_eq!(
+        ops,
+        [
+            "create",
+            "update",
+            "append",
+            "delete",
+            "merge_insert",
+            "add_columns",
+            "drop_columns",
+            "restore"
+        ]
+    );
+    assert_eq!(entry(&log, 1).rows_added, Some(3));
+    let update = entry(&log, 2);
+    assert_eq!(update.rows_updated, Some(2));
+    assert_eq!(update.parameters["predicate"], "author = 'Richard'");
+    assert_eq!(update.parameters["columns"], "author");
+    assert_eq!(update.message.as_deref(), Some("relabel Rick"));
+    assert_eq!(update.properties["ticket"], "DATA-7");
+    assert_eq!(entry(&log, 3).rows_added, Some(2));
+    assert_eq!(entry(&log, 3).message.as_deref(), Some("nightly load"));
+    assert_eq!(entry(&log, 4).rows_deleted, Some(1));
+    assert_eq!(entry(&log, 4).parameters["predicate"], "id = 2");
+    let merge = entry(&log, 5);
+    assert_eq!(
+        (merge.rows_added, merge.rows_updated, merge.rows_deleted),
+        (Some(1), Some(1), Some(0))
+    );
+    assert_eq!(merge.parameters["on"], "id");
+    assert_eq!(entry(&log, 6).parameters["columns"], "len");
+    assert_eq!(entry(&log, 6).message.as_deref(), Some("derive len"));
+    assert_eq!(entry(&log, 7).message, None);
+    assert_eq!(entry(&log, 8).parameters["restored_from"], "3");
+    assert_eq!(entry(&log, 8).message.as_deref(), Some("undo"));
+    // Reserved keys never leak into the caller's properties.
+    assert!(log
+        .iter()
+        .all(|v| v.properties.keys().all(|k| !k.starts_with("palimpsest."))));
+}
+
+#[tokio::test]
+async fn reserved_property_keys_are_rejected_before_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = connection(&dir);
+    let table = create_quotes(&conn).await;
+    let mut bad = CommitNote::default();
+    bad.properties
+        .insert("palimpsest.operation".into(), "forged".into());
+    let err = table.delete("id = 1", &bad).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidArgument);
+    assert_eq!(table.version().await.unwrap(), 1);
+    assert_eq!(table.count_rows(None).await.unwrap(), 3);
+}
