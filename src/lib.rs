@@ -2,6 +2,7 @@
 
 mod branches;
 mod connection;
+mod diff;
 mod error;
 mod history;
 mod schema_json;

@@ -95,8 +95,14 @@ impl TableHandle {
     }
 
     async fn locate(&self, side: &DiffSide) -> Result<Located> {
+        let dataset = self.locate_dataset(side).await?;
+        let lineage = self.lineage_of(&dataset).await?;
+        Ok(Located { dataset, lineage })
+    }
+
+    pub(crate) async fn locate_dataset(&self, side: &DiffSide) -> Result<Arc<Dataset>> {
         let current = self.view().await?;
-        let dataset = match side {
+        Ok(match side {
             DiffSide::Current => current.clone(),
             DiffSide::Version(v) => Arc::new(self.load_version(&current, *v).await?),
             DiffSide::Branch { name, version } => {
@@ -114,7 +120,12 @@ impl TableHandle {
                     None => Arc::new(branch),
                 }
             }
-        };
+        })
+    }
+
+    /// `dataset`'s branch and each ancestor branch, with the last version of each that its
+    /// history contains, nearest first.
+    pub(crate) async fn lineage_of(&self, dataset: &Dataset) -> Result<Vec<(String, u64)>> {
         let branch = dataset
             .manifest()
             .branch
@@ -138,7 +149,7 @@ impl TableHandle {
             lineage.push((parent.clone(), *version));
             at = parent.clone();
         }
-        Ok(Located { dataset, lineage })
+        Ok(lineage)
     }
 }
 
@@ -232,7 +243,7 @@ async fn take_by_row_id(dataset: &Arc<Dataset>, ids: &[u64]) -> Result<RecordBat
     Ok(dataset.take_rows(ids, projection).await?)
 }
 
-async fn read_all(dataset: &Dataset) -> Result<RecordBatch> {
+pub(crate) async fn read_all(dataset: &Dataset) -> Result<RecordBatch> {
     let schema: SchemaRef = Arc::new(Schema::from(dataset.schema()));
     let batches: Vec<RecordBatch> = dataset
         .scan()
@@ -244,7 +255,7 @@ async fn read_all(dataset: &Dataset) -> Result<RecordBatch> {
 }
 
 /// Row-format encodings of `columns` of `batch`, one per row, for hashing and comparing.
-fn encode_rows(batch: &RecordBatch, columns: &[String]) -> Result<Vec<Vec<u8>>> {
+pub(crate) fn encode_rows(batch: &RecordBatch, columns: &[String]) -> Result<Vec<Vec<u8>>> {
     let arrays: Vec<Arc<dyn Array>> = columns
         .iter()
         .map(|name| batch.column_by_name(name).cloned().expect("checked column"))
@@ -261,19 +272,87 @@ fn encode_rows(batch: &RecordBatch, columns: &[String]) -> Result<Vec<Vec<u8>>> 
 async fn key_diff(a: &Arc<Dataset>, b: &Arc<Dataset>, on: &[String]) -> Result<TableDiff> {
     let old = read_all(a).await?;
     let new = read_all(b).await?;
-    for key in on {
-        for (batch, which) in [(&old, a.version_id()), (&new, b.version_id())] {
-            if batch.schema().field_with_name(key).is_err() {
-                return Err(Error::new(
-                    ErrorCode::ColumnNotFound,
-                    format!("diff key `{key}` is not a column of version {which}"),
-                ));
+    let changes = KeyChanges::between(&old, &new, on)?;
+    let take = |batch: &RecordBatch, rows: &[u32]| -> Result<RecordBatch> {
+        Ok(arrow_select::take::take_record_batch(
+            batch,
+            &UInt32Array::from(rows.to_vec()),
+        )?)
+    };
+    Ok(TableDiff {
+        strategy: DiffStrategy::Key,
+        from_version: a.version_id(),
+        to_version: b.version_id(),
+        inserted: take(&new, &changes.inserted)?,
+        updated: take(&new, &changes.updated)?,
+        deleted: take(&old, &changes.deleted)?,
+    })
+}
+
+/// Row positions that changed between two whole versions, matched by key.
+pub(crate) struct KeyChanges {
+    /// Positions in the new batch.
+    pub inserted: Vec<u32>,
+    pub updated: Vec<u32>,
+    /// Positions in the old batch.
+    pub deleted: Vec<u32>,
+    /// The encoded key of every row of the old and the new batch.
+    pub old_keys: Vec<Vec<u8>>,
+    pub new_keys: Vec<Vec<u8>>,
+}
+
+impl KeyChanges {
+    pub fn between(old: &RecordBatch, new: &RecordBatch, on: &[String]) -> Result<Self> {
+        for key in on {
+            for batch in [old, new] {
+                if batch.schema().field_with_name(key).is_err() {
+                    return Err(Error::new(
+                        ErrorCode::ColumnNotFound,
+                        format!("key column `{key}` is missing from one of the versions compared"),
+                    ));
+                }
             }
         }
+        let common = common_columns(old, new);
+        let old_keys = encode_rows(old, on)?;
+        let new_keys = encode_rows(new, on)?;
+        let old_values = encode_rows(old, &common)?;
+        let new_values = encode_rows(new, &common)?;
+        let old_index: HashMap<&[u8], usize> = old_keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.as_slice(), i))
+            .collect();
+        let mut inserted = Vec::new();
+        let mut updated = Vec::new();
+        let mut seen = vec![false; old_keys.len()];
+        for (i, key) in new_keys.iter().enumerate() {
+            match old_index.get(key.as_slice()) {
+                Some(&j) => {
+                    seen[j] = true;
+                    if old_values[j] != new_values[i] {
+                        updated.push(i as u32);
+                    }
+                }
+                None => inserted.push(i as u32),
+            }
+        }
+        let deleted = (0..old_keys.len() as u32)
+            .filter(|j| !seen[*j as usize])
+            .collect();
+        Ok(Self {
+            inserted,
+            updated,
+            deleted,
+            old_keys,
+            new_keys,
+        })
     }
-    // Values are compared on the columns both versions have.
-    let common: Vec<String> = new
-        .schema()
+}
+
+/// Columns of `new` that `old` has with the same type: the ones values are compared on.
+pub(crate) fn common_columns(old: &RecordBatch, new: &RecordBatch) -> Vec<String> {
+    new.schema()
         .fields()
         .iter()
         .filter(|f| {
@@ -282,47 +361,7 @@ async fn key_diff(a: &Arc<Dataset>, b: &Arc<Dataset>, on: &[String]) -> Result<T
                 .is_ok_and(|o| o.data_type() == f.data_type())
         })
         .map(|f| f.name().clone())
-        .collect();
-    let old_keys = encode_rows(&old, on)?;
-    let new_keys = encode_rows(&new, on)?;
-    let old_values = encode_rows(&old, &common)?;
-    let new_values = encode_rows(&new, &common)?;
-    let old_index: HashMap<&[u8], usize> = old_keys
-        .iter()
-        .enumerate()
-        .map(|(i, k)| (k.as_slice(), i))
-        .collect();
-    let mut inserted = Vec::new();
-    let mut updated = Vec::new();
-    let mut seen = vec![false; old_keys.len()];
-    for (i, key) in new_keys.iter().enumerate() {
-        match old_index.get(key.as_slice()) {
-            Some(&j) => {
-                seen[j] = true;
-                if old_values[j] != new_values[i] {
-                    updated.push(i as u32);
-                }
-            }
-            None => inserted.push(i as u32),
-        }
-    }
-    let deleted: Vec<u32> = (0..old_keys.len() as u32)
-        .filter(|j| !seen[*j as usize])
-        .collect();
-    let take = |batch: &RecordBatch, rows: Vec<u32>| -> Result<RecordBatch> {
-        Ok(arrow_select::take::take_record_batch(
-            batch,
-            &UInt32Array::from(rows),
-        )?)
-    };
-    Ok(TableDiff {
-        strategy: DiffStrategy::Key,
-        from_version: a.version_id(),
-        to_version: b.version_id(),
-        inserted: take(&new, inserted)?,
-        updated: take(&new, updated)?,
-        deleted: take(&old, deleted)?,
-    })
+        .collect()
 }
 
 #[cfg(test)]

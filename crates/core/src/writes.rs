@@ -62,7 +62,7 @@ pub struct ColumnChange {
 
 impl TableHandle {
     /// The latest dataset, for a write; rejects closed handles and checked-out views.
-    async fn writable(&self) -> Result<Arc<Dataset>> {
+    pub(crate) async fn writable(&self) -> Result<Arc<Dataset>> {
         let state = self.read_state();
         if state.closed {
             return Err(self.closed_error());
@@ -221,7 +221,18 @@ impl TableHandle {
             .filter(predicate)
             .map_err(|e| Error::from_sql(e, predicate, "the predicate"))?;
         let record = OperationRecord::new("delete").param("predicate", predicate);
-        let mut base = current;
+        self.commit_delete(current, predicate, &record, note).await
+    }
+
+    /// Deletes the rows matching `predicate` from `base` (retrying on conflicts) as one
+    /// version recorded as `record`. The caller holds the write lock.
+    pub(crate) async fn commit_delete(
+        &self,
+        mut base: Arc<Dataset>,
+        predicate: &str,
+        record: &OperationRecord,
+        note: &CommitNote,
+    ) -> Result<WriteResult> {
         for attempt in 0.. {
             let staged = DeleteBuilder::new(base.clone(), predicate)
                 .execute_uncommitted()
@@ -298,7 +309,20 @@ impl TableHandle {
             }
         }
         let record = OperationRecord::new("merge_insert").param("on", spec.on.join(","));
-        let mut base = current;
+        self.commit_merge_insert(current, spec, batches, &record, note)
+            .await
+    }
+
+    /// Runs the merge insert `spec` of `batches` into `base` (retrying on conflicts) as one
+    /// version recorded as `record`. The caller holds the write lock and checked the input.
+    pub(crate) async fn commit_merge_insert(
+        &self,
+        mut base: Arc<Dataset>,
+        spec: &MergeInsertSpec,
+        batches: Vec<RecordBatch>,
+        record: &OperationRecord,
+        note: &CommitNote,
+    ) -> Result<WriteResult> {
         for attempt in 0.. {
             let job = merge_insert_job(&base, spec)?;
             let staged = job
@@ -325,6 +349,24 @@ impl TableHandle {
             }
         }
         unreachable!("the retry loop returns or fails")
+    }
+
+    /// Replaces all rows of `base` with `batches` (their schema becomes the table's) as one
+    /// version recorded as `record`. The caller holds the write lock.
+    pub(crate) async fn commit_overwrite(
+        &self,
+        base: Arc<Dataset>,
+        batch: RecordBatch,
+        record: &OperationRecord,
+        note: &CommitNote,
+        counts: WriteResult,
+    ) -> Result<WriteResult> {
+        let params = self.write_params(WriteMode::Overwrite, record.properties(note, &counts));
+        let schema = batch.schema();
+        let reader = RecordBatchIterator::new(vec![Ok(batch)], schema);
+        let dataset = Dataset::write(reader, WriteDestination::Dataset(base), Some(params)).await?;
+        let version = self.advance(dataset).await;
+        Ok(WriteResult { version, ..counts })
     }
 
     pub async fn add_columns(&self, columns: NewColumns, note: &CommitNote) -> Result<WriteResult> {
