@@ -40,17 +40,28 @@ const data = [
   { id: 2, author: "Morty", quote: "Rick, what's going on?" },
   { id: 3, author: "Richard", quote: "I turned myself into a pickle, Morty!" },
 ];
-const table = await db.createTable("quotes", data, { schema, mode: "overwrite" });
+const table = await db.createTable("quotes", data, {
+  schema,
+  mode: "overwrite",
+  message: "seed quotes",
+});
 console.log(`Number of versions after creation: ${(await table.listVersions()).length}`);
 console.log(`Current version: ${await table.version()}`);
 
 // Version 2: update; version 3: append.
-await table.update({ where: "author='Richard'", values: { author: "Richard Daniel Sanchez" } });
+await table.update({
+  where: "author='Richard'",
+  values: { author: "Richard Daniel Sanchez" },
+  message: "full name for Rick",
+});
 console.log(`Number of rows after update: ${await table.countRows()}`);
-await table.add([
-  { id: 4, author: "Richard Daniel Sanchez", quote: "That's the way the news goes!" },
-  { id: 5, author: "Morty", quote: "Aww geez, Rick!" },
-]);
+await table.add(
+  [
+    { id: 4, author: "Richard Daniel Sanchez", quote: "That's the way the news goes!" },
+    { id: 5, author: "Morty", quote: "Aww geez, Rick!" },
+  ],
+  { message: "two more quotes" },
+);
 const afterMod = await table.version();
 console.log(`Number of versions after modifications: ${(await table.listVersions()).length}`);
 console.log(`Current version: ${afterMod}`);
@@ -59,10 +70,15 @@ console.log(`Current version: ${afterMod}`);
 const rows = await table.query().limit(5).toArray();
 const minilm = rows.map((r) => ({ id: r.id, vector_minilm: embed(`minilm:${r.quote}`, 384) }));
 console.log(`Vector dimension: ${minilm[0].vector_minilm.length}`);
-await table.addColumns([
-  { name: "vector_minilm", valueSql: "arrow_cast(NULL, 'FixedSizeList(384, Float32)')" },
-]);
-await table.mergeInsert("id").whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(minilm);
+await table.addColumns(
+  [{ name: "vector_minilm", valueSql: "arrow_cast(NULL, 'FixedSizeList(384, Float32)')" }],
+  { message: "column for MiniLM embeddings" },
+);
+await table
+  .mergeInsert("id")
+  .whenMatchedUpdateAll()
+  .whenNotMatchedInsertAll()
+  .execute(minilm, { message: "embed with MiniLM", properties: { model: "all-MiniLM-L6-v2" } });
 console.log(`Number of versions after adding embeddings: ${(await table.listVersions()).length}`);
 console.log(`Current version: ${await table.version()}`);
 console.log(String(await table.schema()));
@@ -72,23 +88,28 @@ for (const v of await table.listVersions()) {
 }
 
 // Version 6: roll back to the state before the vector column (history is kept).
-await table.restore(afterMod);
+await table.restore(afterMod, { message: "roll back MiniLM" });
 console.log(`Total number of versions after rollback: ${(await table.listVersions()).length}`);
 
 // Versions 7 and 8: a 768-dim vector column for another "model".
 const mpnet = rows.map((r) => ({ id: r.id, vector_mpnet: embed(`mpnet:${r.quote}`, 768) }));
 console.log(`Vector dimension: ${mpnet[0].vector_mpnet.length}`);
-await table.addColumns([
-  { name: "vector_mpnet", valueSql: "arrow_cast(NULL, 'FixedSizeList(768, Float32)')" },
-]);
-await table.mergeInsert("id").whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(mpnet);
+await table.addColumns(
+  [{ name: "vector_mpnet", valueSql: "arrow_cast(NULL, 'FixedSizeList(768, Float32)')" }],
+  { message: "column for MPNet embeddings" },
+);
+await table
+  .mergeInsert("id")
+  .whenMatchedUpdateAll()
+  .whenNotMatchedInsertAll()
+  .execute(mpnet, { message: "embed with MPNet", properties: { model: "all-mpnet-base-v2" } });
 console.log(`Number of versions after switching model: ${(await table.listVersions()).length}`);
 console.log(`Current version: ${await table.version()}`);
 console.log(String(await table.schema()));
 
 // Version 9: back to the latest version, then delete.
 await table.checkoutLatest();
-await table.delete("author != 'Richard Daniel Sanchez'");
+await table.delete("author != 'Richard Daniel Sanchez'", { message: "keep only Rick" });
 console.log(`Number of rows after deletion: ${await table.countRows()}`);
 
 // The history, read back version by version.
@@ -116,6 +137,10 @@ const line = (h) =>
 console.log(`\nVersion history of "quotes" in ${uri}:`);
 console.log(line(header));
 for (const h of history) console.log(line(h));
+
+// The same history as the version log: what each version did and why.
+console.log(`\nLog of "quotes" (newest first):`);
+console.log(await table.history());
 
 table.close();
 db.close();

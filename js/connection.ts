@@ -4,7 +4,7 @@
 import { isRecordBatchLike, isSchemaLike, isTableLike, schemaToJson, toWireBatches } from "./arrow";
 import { InvalidArgumentError } from "./errors";
 import { callNative, callNativeSync, loadNative } from "./native-loader";
-import type { NativeConnection, NativeCreateTableOptions } from "./native-types";
+import type { NativeConnection, NativeCreateTableOptions, NativeWriteNote } from "./native-types";
 import { Table } from "./table";
 import type {
   CloneTableOptions,
@@ -23,6 +23,7 @@ import {
   checkTableName,
   checkVersion,
   describe,
+  writeNote,
 } from "./validate";
 
 /**
@@ -114,7 +115,9 @@ export class Connection {
 
   /**
    * Create a table from `data` (version 1). With `mode: "overwrite"` an existing table's
-   * contents are replaced as a new version (its history is kept).
+   * contents are replaced as a new version (its history is kept). `options.message` and
+   * `options.properties` are kept with the version written (nothing is written, and they
+   * are ignored, when `existOk` opens an existing table).
    *
    * @param data Plain row objects, an apache-arrow `Table` / `RecordBatch`, or an array or
    *   iterable of them. Empty data needs `options.schema` (or an Arrow table, which carries one).
@@ -126,7 +129,7 @@ export class Connection {
   async createTable(name: string, data: Data, options: CreateTableOptions = {}): Promise<Table> {
     this.checkOpen();
     checkTableName(name);
-    const { schema, mode, existOk } = createOptions(options);
+    const { schema, mode, existOk, note } = createOptions(options, "createTable");
     if (data === undefined || data === null) {
       throw new InvalidArgumentError(
         "createTable needs data (use createEmptyTable for a table without rows)",
@@ -145,11 +148,13 @@ export class Connection {
     }
     const opts: NativeCreateTableOptions = { mode, existOk };
     if (schemaJson !== undefined) opts.schema = schemaJson;
+    if (note !== null) opts.note = note;
     return new Table(await callNative(() => this.inner.createTable(name, batches, opts)));
   }
 
   /**
    * Create a table with no rows and the given apache-arrow `schema` (version 1).
+   * `options.message` and `options.properties` are kept with that version.
    *
    * @throws {TableExistsError} as in {@link Connection.createTable}.
    */
@@ -165,12 +170,13 @@ export class Connection {
         `createEmptyTable expects an apache-arrow Schema, got ${describe(schema)}`,
       );
     }
-    const { mode, existOk } = createOptions(options);
+    const { mode, existOk, note } = createOptions(options, "createEmptyTable");
     const opts: NativeCreateTableOptions = {
       mode,
       existOk,
       schema: JSON.stringify(schemaToJson(schema)),
     };
+    if (note !== null) opts.note = note;
     return new Table(await callNative(() => this.inner.createTable(name, [], opts)));
   }
 
@@ -259,10 +265,14 @@ export class Connection {
   }
 }
 
-function createOptions(options: CreateTableOptions | CreateEmptyTableOptions): {
+function createOptions(
+  options: CreateTableOptions | CreateEmptyTableOptions,
+  what: string,
+): {
   schema: SchemaInput | undefined;
   mode: "create" | "overwrite";
   existOk: boolean;
+  note: NativeWriteNote | null;
 } {
   if (typeof options !== "object" || options === null) {
     throw new InvalidArgumentError(`Table options must be an object, got ${describe(options)}`);
@@ -279,5 +289,5 @@ function createOptions(options: CreateTableOptions | CreateEmptyTableOptions): {
       `schema must be an apache-arrow Schema, got ${describe(schema)}`,
     );
   }
-  return { schema, mode, existOk };
+  return { schema, mode, existOk, note: writeNote(options, what) };
 }

@@ -35,6 +35,7 @@ export {
   TagNotFoundError,
   VersionNotFoundError,
 } from "./errors";
+export { formatHistory } from "./history";
 export { type MergeClauseOptions, MergeInsertBuilder } from "./merge-insert";
 export { DEFAULT_K, Query, type VectorInput, VectorQuery } from "./query";
 export { Table } from "./table";
@@ -62,6 +63,8 @@ export type {
   TableNamesOptions,
   UpdateOptions,
   UpdateResult,
+  UpdateWhereOptions,
   Version,
   VersionResult,
+  WriteOptions,
 } from "./types";

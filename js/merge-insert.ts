@@ -5,8 +5,8 @@ import { batchesForTable } from "./data";
 import { InvalidArgumentError } from "./errors";
 import { callNative, resultNumber } from "./native-loader";
 import type { MergeOptions, NativeTable } from "./native-types";
-import type { Data, MergeResult } from "./types";
-import { checkString } from "./validate";
+import type { Data, MergeResult, WriteOptions } from "./types";
+import { checkString, writeNote } from "./validate";
 
 /** Options of the conditional merge clauses. */
 export interface MergeClauseOptions {
@@ -80,12 +80,14 @@ export class MergeInsertBuilder {
 
   /**
    * Run the merge with `data` as the source, as one new table version.
+   * `options.message` and `options.properties` are kept with that version.
    *
-   * @throws {InvalidArgumentError} when no clause was chosen.
+   * @throws {InvalidArgumentError} when no clause was chosen, or on an invalid message or
+   *   properties.
    * @throws {ReadOnlyCheckoutError} when the table is a checked-out version.
    * @throws {SchemaMismatchError} when the source does not fit the table.
    */
-  async execute(data: Data): Promise<MergeResult> {
+  async execute(data: Data, options?: WriteOptions): Promise<MergeResult> {
     const o = this.options;
     if (!o.whenMatchedUpdateAll && !o.whenNotMatchedInsertAll && !o.whenNotMatchedBySourceDelete) {
       throw new InvalidArgumentError(
@@ -93,8 +95,9 @@ export class MergeInsertBuilder {
           "or whenNotMatchedBySourceDelete() before execute()",
       );
     }
+    const note = writeNote(options, "mergeInsert");
     const batches = await batchesForTable(this.inner, data, "present");
-    const r = await callNative(() => this.inner.mergeInsert([...this.on], { ...o }, batches));
+    const r = await callNative(() => this.inner.mergeInsert([...this.on], { ...o }, batches, note));
     return {
       version: resultNumber(r, "version", "mergeInsert"),
       numInsertedRows: resultNumber(r, "rowsAdded", "mergeInsert"),

@@ -19,6 +19,17 @@ export interface NativeCreateTableOptions {
   existOk: boolean;
   /** SchemaJson, JSON-encoded; used when `batches` is empty. */
   schema?: string;
+  /** The caller's message and properties, recorded with version 1 (or the overwrite). */
+  note?: NativeWriteNote;
+}
+
+/**
+ * The caller's message and properties for one write, kept in its version. The native side
+ * rejects empty property keys and keys starting with `"palimpsest."` (`INVALID_ARGUMENT`).
+ */
+export interface NativeWriteNote {
+  message?: string;
+  properties?: Record<string, string>;
 }
 
 /** Options of {@link NativeConnection.openTable}. */
@@ -67,6 +78,22 @@ export interface NativeVersion {
   /** Milliseconds since the Unix epoch. */
   timestamp: number;
   metadata: Record<string, string>;
+  /**
+   * What the version did: create, append, overwrite, update, delete, merge_insert,
+   * add_columns, alter_columns, drop_columns, restore, create_index, compaction,
+   * merge_branch, clone, or lance's operation name in snake_case (other writers).
+   */
+  operation: string;
+  /** Operation parameters where known: predicate, columns (comma-separated), on, restored_from. */
+  parameters: Record<string, string>;
+  /** Counts; absent (or null) when unknown, e.g. for versions of other writers. */
+  rowsAdded?: number | null;
+  rowsUpdated?: number | null;
+  rowsDeleted?: number | null;
+  /** The writer's message; absent (or null) when none was given. */
+  message?: string | null;
+  /** The writer's own properties (reserved `palimpsest.` keys removed). */
+  properties: Record<string, string>;
 }
 
 /** A connection to a directory (or URI) of tables. */
@@ -98,20 +125,38 @@ export declare class NativeTable {
   checkedOutVersion(): number | null;
   schema(): Promise<string>;
   countRows(filter?: string | null): Promise<number>;
-  add(batches: WireBatch[], mode: string): Promise<WriteSummary>;
-  update(where: string | null, columns: string[], expressions: string[]): Promise<WriteSummary>;
-  delete(predicate: string): Promise<WriteSummary>;
-  mergeInsert(on: string[], options: MergeOptions, batches: WireBatch[]): Promise<WriteSummary>;
-  addColumnsSql(names: string[], expressions: string[]): Promise<WriteSummary>;
-  addColumnsNull(schema: string): Promise<WriteSummary>;
-  alterColumns(alterations: NativeColumnAlteration[]): Promise<WriteSummary>;
-  dropColumns(names: string[]): Promise<WriteSummary>;
+  // Every write takes the caller's note last (null: none).
+  add(batches: WireBatch[], mode: string, note?: NativeWriteNote | null): Promise<WriteSummary>;
+  update(
+    where: string | null,
+    columns: string[],
+    expressions: string[],
+    note?: NativeWriteNote | null,
+  ): Promise<WriteSummary>;
+  delete(predicate: string, note?: NativeWriteNote | null): Promise<WriteSummary>;
+  mergeInsert(
+    on: string[],
+    options: MergeOptions,
+    batches: WireBatch[],
+    note?: NativeWriteNote | null,
+  ): Promise<WriteSummary>;
+  addColumnsSql(
+    names: string[],
+    expressions: string[],
+    note?: NativeWriteNote | null,
+  ): Promise<WriteSummary>;
+  addColumnsNull(schema: string, note?: NativeWriteNote | null): Promise<WriteSummary>;
+  alterColumns(
+    alterations: NativeColumnAlteration[],
+    note?: NativeWriteNote | null,
+  ): Promise<WriteSummary>;
+  dropColumns(names: string[], note?: NativeWriteNote | null): Promise<WriteSummary>;
   query(request: QueryRequest): Promise<WireBatch[]>;
   queryStream(request: QueryRequest): Promise<NativeBatchStream>;
   listVersions(): Promise<NativeVersion[]>;
   checkout(version: number): Promise<void>;
   checkoutLatest(): Promise<void>;
-  restore(version?: number | null): Promise<WriteSummary>;
+  restore(version?: number | null, note?: NativeWriteNote | null): Promise<WriteSummary>;
   createTag(name: string, version: number): Promise<void>;
   listTags(): Promise<{ name: string; version: number }[]>;
   tagVersion(name: string): Promise<number>;

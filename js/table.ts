@@ -16,9 +16,10 @@ import {
 import { Branches } from "./branches";
 import { batchesForTable, tableSchemaJson } from "./data";
 import { InvalidArgumentError } from "./errors";
+import { formatHistory } from "./history";
 import { MergeInsertBuilder } from "./merge-insert";
 import { callNative, callNativeSync, resultNumber } from "./native-loader";
-import type { NativeColumnAlteration, NativeTable } from "./native-types";
+import type { NativeColumnAlteration, NativeTable, NativeWriteNote } from "./native-types";
 import { Query, type VectorInput, VectorQuery } from "./query";
 import { Tags } from "./tags";
 import type {
@@ -35,7 +36,9 @@ import type {
   SchemaInput,
   UpdateOptions,
   UpdateResult,
+  UpdateWhereOptions,
   Version,
+  WriteOptions,
 } from "./types";
 import {
   checkOneOf,
@@ -44,6 +47,7 @@ import {
   checkVersion,
   describe,
   entriesOf,
+  writeNote,
 } from "./validate";
 
 /**
@@ -95,16 +99,19 @@ export class Table {
    * Append rows (`mode: "append"`, the default) or replace all rows
    * (`mode: "overwrite"`). Plain rows are typed with the table's current schema in both
    * modes (missing nullable columns become null; nothing is coerced); to overwrite with a
-   * different schema, pass apache-arrow data.
+   * different schema, pass apache-arrow data. `message` and `properties`
+   * ({@link WriteOptions}) are kept with the new version.
    *
    * @throws {SchemaMismatchError} when the data does not fit the table.
    * @throws {ReadOnlyCheckoutError} when the table is a checked-out version.
+   * @throws {InvalidArgumentError} on an invalid mode, message or properties.
    */
   async add(data: Data, options: AddOptions = {}): Promise<AddResult> {
     const mode = options?.mode ?? "append";
     checkOneOf(mode, ["append", "overwrite"] as const, "add mode");
+    const note = writeNote(options ?? undefined, "add");
     const batches = await batchesForTable(this.inner, data, "full");
-    const r = await callNative(() => this.inner.add(batches, mode));
+    const r = await callNative(() => this.inner.add(batches, mode, note));
     return {
       version: resultNumber(r, "version", "add"),
       rowsAdded: resultNumber(r, "rowsAdded", "add"),
@@ -115,25 +122,27 @@ export class Table {
    * Update the rows matching `where` (all rows when omitted), setting columns to JS
    * `values` or to SQL expressions `valuesSql`; exactly one of the two. JS values must
    * fit their columns exactly (as rows given to `add`), then travel as SQL literals.
+   * `message` and `properties` ({@link WriteOptions}) are kept with the new version.
    *
    * @example
    * ```ts
    * await table.update({ where: "author = 'Richard'", values: { author: "Rick" } });
-   * await table.update({ valuesSql: { price: "price * 1.1" } });
+   * await table.update({ valuesSql: { price: "price * 1.1" }, message: "inflation" });
    * ```
    */
   async update(options: UpdateOptions): Promise<UpdateResult>;
   /**
    * The `@lancedb/lancedb` form: `updates` maps column names to SQL expressions
-   * (e.g. `{ x: "x + 1", name: "'Rick'" }`), `options.where` selects the rows.
+   * (e.g. `{ x: "x + 1", name: "'Rick'" }`), `options.where` selects the rows;
+   * `options.message` and `options.properties` are kept with the new version.
    */
   async update(
     updates: Record<string, string> | Map<string, string>,
-    options?: { where?: string },
+    options?: UpdateWhereOptions,
   ): Promise<UpdateResult>;
   async update(
     first: UpdateOptions | Record<string, string> | Map<string, string>,
-    second?: { where?: string },
+    second?: UpdateWhereOptions,
   ): Promise<UpdateResult> {
     const args = updateArgs(first, second);
     const entries = args.values ?? args.valuesSql ?? [];
@@ -141,7 +150,9 @@ export class Table {
     const expressions = args.values
       ? typedLiterals(await tableSchemaJson(this.inner), args.values)
       : entries.map(([, v]) => v as string);
-    const r = await callNative(() => this.inner.update(args.where, columns, expressions));
+    const r = await callNative(() =>
+      this.inner.update(args.where, columns, expressions, args.note),
+    );
     return {
       version: resultNumber(r, "version", "update"),
       rowsUpdated: resultNumber(r, "rowsUpdated", "update"),
@@ -149,14 +160,16 @@ export class Table {
   }
 
   /**
-   * Delete the rows matching a SQL predicate.
+   * Delete the rows matching a SQL predicate. `options.message` and `options.properties`
+   * are kept with the new version.
    *
    * @throws {InvalidPredicateError} when the predicate does not parse.
    * @throws {ColumnNotFoundError} when it names an unknown column.
    */
-  async delete(predicate: string): Promise<DeleteResult> {
+  async delete(predicate: string, options?: WriteOptions): Promise<DeleteResult> {
     checkString(predicate, "delete predicate");
-    const r = await callNative(() => this.inner.delete(predicate));
+    const note = writeNote(options, "delete");
+    const r = await callNative(() => this.inner.delete(predicate, note));
     return {
       version: resultNumber(r, "version", "delete"),
       numDeletedRows: resultNumber(r, "rowsDeleted", "delete"),
@@ -168,7 +181,11 @@ export class Table {
    *
    * @example
    * ```ts
-   * await table.mergeInsert("id").whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(rows);
+   * await table
+   *   .mergeInsert("id")
+   *   .whenMatchedUpdateAll()
+   *   .whenNotMatchedInsertAll()
+   *   .execute(rows, { message: "sync from CRM" });
    * ```
    */
   mergeInsert(on: string | readonly string[]): MergeInsertBuilder {
@@ -179,17 +196,20 @@ export class Table {
   /**
    * Add columns, as one new version: either computed ones, `[{ name, valueSql }]`
    * (a SQL expression per row), or all-null ones from apache-arrow `Field`s or a
-   * `Schema` (the fields must be nullable).
+   * `Schema` (the fields must be nullable). `options.message` and `options.properties`
+   * are kept with the new version.
    *
    * @example
    * ```ts
    * await table.addColumns([{ name: "emb", valueSql: "arrow_cast(NULL, 'FixedSizeList(384, Float32)')" }]);
-   * await table.addColumns(new Field("note", new Utf8(), true));
+   * await table.addColumns(new Field("note", new Utf8(), true), { message: "free-text notes" });
    * ```
    */
   async addColumns(
     columns: readonly AddColumnsSql[] | FieldLike | readonly FieldLike[] | SchemaInput,
+    options?: WriteOptions,
   ): Promise<AddColumnsResult> {
+    const note = writeNote(options, "addColumns");
     if (Array.isArray(columns) && columns.length > 0 && columns.every(isAddColumnsSql)) {
       const sql = columns as readonly AddColumnsSql[];
       const names = sql.map((c, i) => {
@@ -200,29 +220,40 @@ export class Table {
         checkString(c.valueSql, `addColumns[${i}].valueSql`);
         return c.valueSql;
       });
-      const r = await callNative(() => this.inner.addColumnsSql(names, expressions));
+      const r = await callNative(() => this.inner.addColumnsSql(names, expressions, note));
       return { version: resultNumber(r, "version", "addColumnsSql") };
     }
     const fields = newFields(columns);
     const schema = JSON.stringify(schemaToJson({ fields }));
-    const r = await callNative(() => this.inner.addColumnsNull(schema));
+    const r = await callNative(() => this.inner.addColumnsNull(schema, note));
     return { version: resultNumber(r, "version", "addColumnsNull") };
   }
 
-  /** Rename columns, change their nullability or type, as one new version. */
-  async alterColumns(alterations: readonly ColumnAlteration[]): Promise<AlterColumnsResult> {
+  /**
+   * Rename columns, change their nullability or type, as one new version.
+   * `options.message` and `options.properties` are kept with it.
+   */
+  async alterColumns(
+    alterations: readonly ColumnAlteration[],
+    options?: WriteOptions,
+  ): Promise<AlterColumnsResult> {
     if (!Array.isArray(alterations) || alterations.length === 0) {
       throw new InvalidArgumentError("alterColumns expects a non-empty array of alterations");
     }
     const out = alterations.map(toNativeAlteration);
-    const r = await callNative(() => this.inner.alterColumns(out));
+    const note = writeNote(options, "alterColumns");
+    const r = await callNative(() => this.inner.alterColumns(out, note));
     return { version: resultNumber(r, "version", "alterColumns") };
   }
 
-  /** Remove columns, as one new version (their data stays readable in older versions). */
-  async dropColumns(names: readonly string[]): Promise<DropColumnsResult> {
+  /**
+   * Remove columns, as one new version (their data stays readable in older versions).
+   * `options.message` and `options.properties` are kept with it.
+   */
+  async dropColumns(names: readonly string[], options?: WriteOptions): Promise<DropColumnsResult> {
     const list = checkStrings(names, "dropColumns names");
-    const r = await callNative(() => this.inner.dropColumns(list));
+    const note = writeNote(options, "dropColumns");
+    const r = await callNative(() => this.inner.dropColumns(list, note));
     return { version: resultNumber(r, "version", "dropColumns") };
   }
 
@@ -266,7 +297,13 @@ export class Table {
     return callNative(() => this.inner.version());
   }
 
-  /** The whole history, oldest first. */
+  /**
+   * The whole history (of the current branch), oldest first: for each version when it was
+   * made, what it did (`operation`, `parameters`, row counts), the `message` and
+   * `properties` its writer gave, and the tags naming it. Versions written by other Lance
+   * writers (e.g. `@lancedb/lancedb`) are described from what lance records: their
+   * operation, and counts where the row totals tell them (else null); no message.
+   */
   async listVersions(): Promise<Version[]> {
     const [versions, tags] = await Promise.all([
       callNative(() => this.inner.listVersions()),
@@ -278,8 +315,33 @@ export class Table {
       version: v.version,
       timestamp: new Date(v.timestamp),
       metadata: { ...v.metadata },
+      operation: v.operation || "unknown",
+      parameters: { ...v.parameters },
+      rowsAdded: v.rowsAdded ?? null,
+      rowsUpdated: v.rowsUpdated ?? null,
+      rowsDeleted: v.rowsDeleted ?? null,
+      message: v.message ?? null,
+      properties: { ...v.properties },
       tags: (tagsOf.get(v.version) ?? []).sort(),
     }));
+  }
+
+  /**
+   * The history as printable text, like `git log --oneline`: one line per version, newest
+   * first, with the version, its time (UTC, to the second), the operation, what it changed,
+   * the message in quotes, the tags in brackets and the properties in braces.
+   * See {@link formatHistory} for the format; use {@link Table.listVersions} for the data.
+   *
+   * @example
+   * ```ts
+   * console.log(await table.history());
+   * // v3  2025-01-07T10:02:11Z  delete  -1 row  where id = 2  "GDPR request"  [audited]
+   * // v2  2025-01-07T10:01:54Z  append  +2 rows  "nightly load"
+   * // v1  2025-01-07T10:01:40Z  create  +3 rows
+   * ```
+   */
+  async history(): Promise<string> {
+    return formatHistory(await this.listVersions());
   }
 
   /**
@@ -330,13 +392,15 @@ export class Table {
   /**
    * Make `version` (or, without it, the checked-out version) the content and schema of
    * a new latest version. The history is kept; no data is copied. Afterwards the table
-   * follows the latest version.
+   * follows the latest version. `options.message` and `options.properties` are kept with
+   * the new version (pass `undefined` as `version` to restore the checked-out one).
    *
    * @throws {VersionNotFoundError} when the version does not exist.
    */
-  async restore(version?: number): Promise<RestoreResult> {
+  async restore(version?: number, options?: WriteOptions): Promise<RestoreResult> {
     if (version !== undefined) checkVersion(version);
-    const r = await callNative(() => this.inner.restore(version ?? null));
+    const note = writeNote(options, "restore");
+    const r = await callNative(() => this.inner.restore(version ?? null, note));
     return { version: resultNumber(r, "version", "restore") };
   }
 
@@ -417,6 +481,7 @@ function toNativeAlteration(a: ColumnAlteration, i: number): NativeColumnAlterat
 /** Both `update` call forms, normalised. `values` (JS values) still need typing. */
 interface UpdateArgs {
   where: string | null;
+  note: NativeWriteNote | null;
   values?: [string, unknown][];
   valuesSql?: [string, string][];
 }
@@ -433,10 +498,11 @@ function updateArgs(first: unknown, second: unknown): UpdateArgs {
     !(first instanceof Map) &&
     ("values" in first || "valuesSql" in first || "where" in first);
   let where: unknown;
-  const out: UpdateArgs = { where: null };
+  const out: UpdateArgs = { where: null, note: null };
   if (isOptionsForm) {
     const o = first as UpdateOptions;
     where = o.where;
+    out.note = writeNote(o, "update");
     const hasValues = o.values !== undefined;
     const hasSql = o.valuesSql !== undefined;
     if (hasValues === hasSql) {
@@ -449,6 +515,7 @@ function updateArgs(first: unknown, second: unknown): UpdateArgs {
       throw new InvalidArgumentError(`update options must be an object like { where: "..." }`);
     }
     where = (second as { where?: unknown } | undefined)?.where;
+    out.note = writeNote(second, "update");
     out.valuesSql = entriesOf(first as Record<string, string>, "update");
   }
   for (const [k, v] of out.valuesSql ?? []) checkString(v, `update expression for column "${k}"`);

@@ -33,8 +33,29 @@ export interface ConnectionOptions {
   storageOptions?: Record<string, string>;
 }
 
+/**
+ * What a write says about itself, kept in the version it creates and shown by
+ * `Table.listVersions` and `Table.history` (also after reopening, and to any later reader
+ * of the table through palimpsest). Every write accepts these options.
+ *
+ * @example
+ * ```ts
+ * await table.delete("id = 7", { message: "GDPR request", properties: { ticket: "DATA-7" } });
+ * ```
+ */
+export interface WriteOptions {
+  /** A free-text message, like a commit message (at most 64 KiB). */
+  message?: string;
+  /**
+   * The caller's own key/value pairs (e.g. `{ job: "nightly", model: "minilm" }`).
+   * Keys must be non-empty and must not start with `"palimpsest."` (reserved);
+   * values must be strings.
+   */
+  properties?: Record<string, string>;
+}
+
 /** Options of `Connection.createTable`. */
-export interface CreateTableOptions {
+export interface CreateTableOptions extends WriteOptions {
   /**
    * Schema of the new table (an apache-arrow `Schema`). Plain rows are converted to it;
    * without it the schema is inferred from the data.
@@ -50,7 +71,7 @@ export interface CreateTableOptions {
 }
 
 /** Options of `Connection.createEmptyTable`. */
-export interface CreateEmptyTableOptions {
+export interface CreateEmptyTableOptions extends WriteOptions {
   /** As in {@link CreateTableOptions.mode}. */
   mode?: "create" | "overwrite";
   /** As in {@link CreateTableOptions.existOk}. */
@@ -86,19 +107,25 @@ export interface TableNamesOptions {
 }
 
 /** Options of `Table.add`. */
-export interface AddOptions {
+export interface AddOptions extends WriteOptions {
   /** `"append"` (default) adds rows; `"overwrite"` replaces all rows as a new version. */
   mode?: "append" | "overwrite";
 }
 
 /** Options of `Table.update` (the `{ where, values | valuesSql }` form). */
-export interface UpdateOptions {
+export interface UpdateOptions extends WriteOptions {
   /** SQL filter selecting the rows to update; all rows when omitted. */
   where?: string;
   /** New values as JS values (converted to SQL literals). Exclusive with `valuesSql`. */
   values?: Record<string, unknown> | Map<string, unknown>;
   /** New values as SQL expressions, e.g. `{ x: "x + 1" }`. Exclusive with `values`. */
   valuesSql?: Record<string, string> | Map<string, string>;
+}
+
+/** Second argument of `Table.update(updates, options)`, the `@lancedb/lancedb` form. */
+export interface UpdateWhereOptions extends WriteOptions {
+  /** SQL filter selecting the rows to update; all rows when omitted. */
+  where?: string;
 }
 
 /** A computed column for `Table.addColumns`: its values are a SQL expression per row. */
@@ -175,8 +202,32 @@ export interface Version {
   version: number;
   /** When the version was committed. */
   timestamp: Date;
-  /** Metadata recorded with the commit. */
+  /** lance's summary of the version (row and file totals, e.g. `total_rows`). */
   metadata: Record<string, string>;
+  /**
+   * What the version did: `"create"`, `"append"`, `"overwrite"`, `"update"`, `"delete"`,
+   * `"merge_insert"`, `"add_columns"`, `"alter_columns"`, `"drop_columns"`, `"restore"`,
+   * `"create_index"`, `"compaction"`, `"merge_branch"`, `"clone"`, or (for versions other
+   * Lance writers made) lance's name for the operation in snake_case; `"unknown"` when
+   * nothing was recorded.
+   */
+  operation: string;
+  /**
+   * The operation's parameters where known: `predicate` (update, delete), `columns`
+   * (update and schema changes; comma-separated), `on` (merge-insert key columns,
+   * comma-separated), `restored_from` (restore).
+   */
+  parameters: Record<string, string>;
+  /** Rows the version added; null when unknown (e.g. written by another Lance writer). */
+  rowsAdded: number | null;
+  /** Rows the version updated; null when unknown. */
+  rowsUpdated: number | null;
+  /** Rows the version deleted; null when unknown. */
+  rowsDeleted: number | null;
+  /** The message given with the write ({@link WriteOptions.message}); null when none. */
+  message: string | null;
+  /** The properties given with the write ({@link WriteOptions.properties}); `{}` when none. */
+  properties: Record<string, string>;
   /** Names of the tags pointing at this version, sorted. */
   tags: string[];
 }

@@ -5,6 +5,7 @@
  * Internal: not part of the public API.
  */
 import { InvalidArgumentError } from "./errors";
+import type { NativeWriteNote } from "./native-types";
 
 const TABLE_NAME = /^[A-Za-z0-9_.-]+$/;
 
@@ -105,4 +106,59 @@ export function entriesOf<V>(
   if (entries.length === 0) throw new InvalidArgumentError(`${what} must name at least one column`);
   for (const [k] of entries) checkString(k, `${what} column name`);
   return entries;
+}
+
+/** Property keys starting with this are reserved for palimpsest's own records. */
+export const RESERVED_PROPERTY_PREFIX = "palimpsest.";
+
+/**
+ * Check the `message` and `properties` of a write's options (see `WriteOptions`) and
+ * return them as the native note, or null when neither is given. `options` may be
+ * undefined (no note); other fields of it are ignored here.
+ */
+export function writeNote(options: unknown, what: string): NativeWriteNote | null {
+  if (options === undefined) return null;
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw new InvalidArgumentError(`${what} options must be an object, got ${describe(options)}`);
+  }
+  const { message, properties } = options as { message?: unknown; properties?: unknown };
+  const note: NativeWriteNote = {};
+  if (message !== undefined) {
+    if (typeof message !== "string") {
+      throw new InvalidArgumentError(`${what} message must be a string, got ${describe(message)}`);
+    }
+    note.message = message;
+  }
+  if (properties !== undefined) note.properties = checkProperties(properties, what);
+  return note.message === undefined && note.properties === undefined ? null : note;
+}
+
+/** Check write properties: a plain object of string values, keys non-empty and not reserved. */
+function checkProperties(value: unknown, what: string): Record<string, string> {
+  const proto =
+    typeof value === "object" && value !== null ? Object.getPrototypeOf(value) : undefined;
+  if (proto !== Object.prototype && proto !== null) {
+    throw new InvalidArgumentError(
+      `${what} properties must be a plain object of strings, got ${describe(value)}`,
+    );
+  }
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    if (k.length === 0) {
+      throw new InvalidArgumentError(`${what} properties: a property key cannot be empty`);
+    }
+    if (k.startsWith(RESERVED_PROPERTY_PREFIX)) {
+      throw new InvalidArgumentError(
+        `${what} properties: key ${JSON.stringify(k)} starts with "${RESERVED_PROPERTY_PREFIX}", ` +
+          "which palimpsest reserves for itself; pick another key",
+      );
+    }
+    if (typeof v !== "string") {
+      throw new InvalidArgumentError(
+        `${what} properties.${k} must be a string, got ${describe(v)}`,
+      );
+    }
+    out[k] = v;
+  }
+  return out;
 }

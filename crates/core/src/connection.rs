@@ -166,13 +166,21 @@ impl Connection {
             ));
         }
         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-        let counts = WriteResult {
+        let mut counts = WriteResult {
             rows_added: rows as u64,
             ..Default::default()
         };
+        // Overwriting an existing table is recorded as what it is, with the rows it replaced.
+        let mut operation = "create";
+        if mode == CreateMode::Overwrite {
+            if let Ok(existing) = self.open_table(name, None).await {
+                operation = "overwrite";
+                counts.rows_deleted = existing.count_rows(None).await?;
+            }
+        }
         let params = WriteParams {
             transaction_properties: Some(Arc::new(
-                OperationRecord::new("create").properties(note, &counts),
+                OperationRecord::new(operation).properties(note, &counts),
             )),
             mode: match mode {
                 CreateMode::Create => WriteMode::Create,

@@ -5,6 +5,7 @@
 //! from what lance records: the transaction's operation and the manifest's row totals.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use futures::{stream, StreamExt, TryStreamExt};
 use lance::dataset::transaction::Operation;
@@ -44,31 +45,47 @@ pub struct VersionInfo {
 const READ_CONCURRENCY: usize = 16;
 
 impl TableHandle {
-    /// Every version of the current branch, oldest first, with what each one did.
+    /// Every version of the current branch, oldest first, with what each one did. A branch's
+    /// log starts with its parent's history up to the fork point.
     pub async fn list_versions(&self) -> Result<Vec<VersionInfo>> {
         let dataset = self.view().await?;
-        let versions = dataset.versions().await?;
+        let lineage = self.lineage_of(&dataset).await?;
+        // Oldest ancestor first: each branch contributes the versions after the previous
+        // segment, up to the point the next branch forked from it.
+        let mut segments: Vec<(Arc<Dataset>, u64, u64)> = Vec::new();
+        let mut after = 0;
+        for (i, (branch, until)) in lineage.iter().enumerate().rev() {
+            let (source, until) = if i == 0 {
+                (dataset.clone(), u64::MAX)
+            } else {
+                (Arc::new(dataset.checkout_branch(branch).await?), *until)
+            };
+            segments.push((source, after, until));
+            after = until;
+        }
+        let mut entries = Vec::new();
         let mut previous_live: Option<u64> = None;
-        let mut entries = Vec::with_capacity(versions.len());
-        for v in versions {
-            let live = live_rows(&v.metadata);
-            entries.push((v, previous_live));
-            previous_live = live;
+        for (source, after, until) in segments {
+            for v in source.versions().await? {
+                if v.version <= after || v.version > until {
+                    continue;
+                }
+                let live = live_rows(&v.metadata);
+                entries.push((source.clone(), v, previous_live));
+                previous_live = live;
+            }
         }
         stream::iter(entries)
-            .map(|(v, previous_live)| {
-                let dataset = dataset.clone();
-                async move {
-                    let recorded = recorded_properties(&dataset, v.version).await;
-                    let mut info = VersionInfo {
-                        version: v.version,
-                        timestamp_ms: v.timestamp.timestamp_millis(),
-                        metadata: v.metadata,
-                        ..Default::default()
-                    };
-                    describe(&mut info, recorded, previous_live);
-                    Ok(info)
-                }
+            .map(|(source, v, previous_live)| async move {
+                let recorded = recorded_properties(&source, v.version).await;
+                let mut info = VersionInfo {
+                    version: v.version,
+                    timestamp_ms: v.timestamp.timestamp_millis(),
+                    metadata: v.metadata,
+                    ..Default::default()
+                };
+                describe(&mut info, recorded, previous_live);
+                Ok(info)
             })
             .buffered(READ_CONCURRENCY)
             .try_collect()

@@ -120,6 +120,20 @@ impl TableHandle {
         match current.checkout_version(version).await {
             Ok(dataset) => Ok(dataset),
             Err(err) => {
+                if let Some(when) = crate::maintenance::cleaned_versions(current)
+                    .await
+                    .get(&version)
+                {
+                    return Err(Error::new(
+                        ErrorCode::VersionNotFound,
+                        format!(
+                            "version {version} of table `{}` was cleaned up by optimize() at {} (epoch ms {when}); it can no longer be read. Tag versions you need to keep",
+                            self.name,
+                            format_utc(*when)
+                        ),
+                    )
+                    .with_source(err));
+                }
                 let latest = current.latest_version_id().await.unwrap_or(0);
                 if matches!(err, lance::Error::IO { .. }) && version <= latest {
                     return Err(err.into());
@@ -211,4 +225,35 @@ pub(crate) async fn require_version(dataset: &Dataset, version: u64, what: &str)
         ));
     }
     Ok(())
+}
+
+/// `2026-11-24T01:02:03Z` for epoch milliseconds.
+fn format_utc(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formats_epoch_milliseconds_as_utc() {
+        assert_eq!(super::format_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::format_utc(1_795_000_000_123), "2026-11-18T11:06:40Z");
+    }
 }

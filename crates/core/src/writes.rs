@@ -127,7 +127,7 @@ impl TableHandle {
                 "add() got no rows; nothing was written",
             ));
         }
-        let counts = WriteResult {
+        let mut counts = WriteResult {
             rows_added: rows as u64,
             ..Default::default()
         };
@@ -149,6 +149,7 @@ impl TableHandle {
                     ));
                 };
                 check_not_empty(&schema)?;
+                counts.rows_deleted = current.count_rows(None).await? as u64;
                 let properties = OperationRecord::new("overwrite").properties(note, &counts);
                 let params = self.write_params(WriteMode::Overwrite, properties);
                 let reader = RecordBatchIterator::new(batches.into_iter().map(Ok), schema);

@@ -118,3 +118,56 @@ async fn reserved_property_keys_are_rejected_before_writing() {
     assert_eq!(table.version().await.unwrap(), 1);
     assert_eq!(table.count_rows(None).await.unwrap(), 3);
 }
+
+#[tokio::test]
+async fn overwrites_and_branch_logs_say_what_happened() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = connection(&dir);
+    let table = create_quotes(&conn).await; // v1: 3 rows
+    table.delete("id = 1", &note("trim")).await.unwrap(); // v2: 2 rows
+    let exp = table.create_branch("exp", None).await.unwrap();
+    exp.add(
+        vec![quotes(&[(7, "Beth", "x")])],
+        AddMode::Append,
+        &note("on exp"),
+    )
+    .await
+    .unwrap();
+    let log = exp.list_versions().await.unwrap();
+    let summary: Vec<(u64, &str, Option<&str>)> = log
+        .iter()
+        .map(|v| (v.version, v.operation.as_str(), v.message.as_deref()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (1, "create", None),
+            (2, "delete", Some("trim")),
+            (3, "append", Some("on exp"))
+        ],
+        "a branch's log starts with its parent's history"
+    );
+
+    let replaced = table
+        .add(
+            vec![quotes(&[(9, "Jerry", "y")])],
+            AddMode::Overwrite,
+            &note("reset"),
+        )
+        .await
+        .unwrap();
+    assert_eq!((replaced.rows_added, replaced.rows_deleted), (1, 2));
+    let again = conn
+        .create_table(
+            "quotes",
+            vec![quotes(&[(1, "a", "b")])],
+            None,
+            palimpsest_core::CreateMode::Overwrite,
+            &note("recreate"),
+        )
+        .await
+        .unwrap();
+    let last = again.list_versions().await.unwrap().pop().unwrap();
+    assert_eq!(last.operation, "overwrite");
+    assert_eq!((last.rows_added, last.rows_deleted), (Some(1), Some(1)));
+}

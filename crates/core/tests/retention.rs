@@ -1,0 +1,118 @@
+//! optimize(): compaction, and pruning that keeps tags, branch fork points and the latest.
+
+mod common;
+
+use common::*;
+use palimpsest_core::{AddMode, CommitNote, ErrorCode, OptimizeOptions};
+
+#[tokio::test]
+async fn pruning_keeps_tags_fork_points_and_explains_removed_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = connection(&dir);
+    let table = create_quotes(&conn).await; // v1
+    let note = CommitNote::default();
+    for id in 10..16 {
+        table
+            .add(vec![quotes(&[(id, "Morty", "q")])], AddMode::Append, &note)
+            .await
+            .unwrap(); // v2..v7
+    }
+    table.create_tag("release", 2).await.unwrap();
+    let branch = table.create_branch("exp", Some(4)).await.unwrap();
+    table.delete("id = 10", &note).await.unwrap(); // v8
+
+    // Without a retention option nothing is removed, only compacted.
+    let compacted = table
+        .optimize(&OptimizeOptions::default(), &note)
+        .await
+        .unwrap();
+    assert!(compacted.versions_removed.is_empty());
+    assert!(compacted.fragments_removed > 0, "{compacted:?}");
+    let latest = compacted.version;
+    // lance reserves fragment ids in a version of its own before the rewrite.
+    assert!(latest > 8);
+    assert_eq!(
+        table
+            .list_versions()
+            .await
+            .unwrap()
+            .last()
+            .unwrap()
+            .operation,
+        "compaction"
+    );
+
+    let pruned = table
+        .optimize(
+            &OptimizeOptions {
+                skip_compaction: true,
+                keep_versions: Some(2),
+                ..Default::default()
+            },
+            &note,
+        )
+        .await
+        .unwrap();
+    assert_eq!(pruned.versions_removed, vec![1, 3, 5, 6, 7, 8]);
+    assert_eq!(pruned.versions_protected, vec![2, 4]);
+    let left: Vec<u64> = table
+        .list_versions()
+        .await
+        .unwrap()
+        .iter()
+        .map(|v| v.version)
+        .collect();
+    assert_eq!(left, vec![2, 4, latest - 1, latest]);
+
+    // Everything kept still reads, including the branch and the tag.
+    assert_eq!(table.count_rows(None).await.unwrap(), 8);
+    assert_eq!(branch.count_rows(None).await.unwrap(), 6);
+    assert_eq!(table.checkout_tag("release").await.unwrap(), 2);
+    assert_eq!(table.count_rows(None).await.unwrap(), 4);
+    table.checkout_latest().await.unwrap();
+
+    let gone = table.checkout(3).await.unwrap_err();
+    assert_eq!(gone.code, ErrorCode::VersionNotFound);
+    assert!(gone.message.contains("cleaned up"), "{gone}");
+    let reopened = conn.open_table("quotes", None).await.unwrap();
+    assert_eq!(reopened.count_rows(None).await.unwrap(), 8);
+}
+
+#[tokio::test]
+async fn age_cutoff_spares_recent_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = connection(&dir);
+    let table = create_quotes(&conn).await;
+    table
+        .add(
+            vec![quotes(&[(9, "Beth", "q")])],
+            AddMode::Append,
+            &CommitNote::default(),
+        )
+        .await
+        .unwrap();
+    let report = table
+        .optimize(
+            &OptimizeOptions {
+                skip_compaction: true,
+                cleanup_older_than_ms: Some(3_600_000),
+                ..Default::default()
+            },
+            &CommitNote::default(),
+        )
+        .await
+        .unwrap();
+    assert!(report.versions_removed.is_empty(), "{report:?}");
+    assert_eq!(table.list_versions().await.unwrap().len(), 2);
+    let zero = table
+        .optimize(
+            &OptimizeOptions {
+                keep_versions: Some(0),
+                ..Default::default()
+            },
+            &CommitNote::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(zero.code, ErrorCode::InvalidArgument);
+}
