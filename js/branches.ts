@@ -2,9 +2,27 @@
  * Branches: writable lines of history forked from a version. Creating one copies no data
  * files; writes on a branch are invisible on main and the other way round.
  */
-import { callNative } from "./native-loader";
+import { InvalidArgumentError } from "./errors";
+import { callNative, resultNumber } from "./native-loader";
 import type { NativeTable } from "./native-types";
-import { checkString, checkVersion } from "./validate";
+import type { WriteOptions } from "./types";
+import { checkOneOf, checkString, checkStrings, checkVersion, writeNote } from "./validate";
+
+/** Options of {@link Branches.merge}. */
+export interface MergeBranchOptions extends WriteOptions {
+  /** Key column(s) that identify a row on both branches. */
+  on: string | readonly string[];
+  /** Keys changed differently on both sides: fail (default), keep ours, or take theirs. */
+  resolve?: "fail" | "ours" | "theirs";
+}
+
+/** The version a merge created and the rows it changed on the current branch. */
+export interface MergeBranchResult {
+  version: number;
+  rowsAdded: number;
+  rowsUpdated: number;
+  rowsDeleted: number;
+}
 
 /** Where a branch was forked from. */
 export interface BranchContents {
@@ -38,12 +56,51 @@ export class Branches<T> {
   }
 
   /**
-   * Switch this table to the latest version of branch `name` (`"main"` for the trunk).
+   * Switch this table to branch `name` (`"main"` for the trunk): its latest version, or
+   * `version` as a read-only view.
+   * @throws {BranchNotFoundError} when there is no such branch.
+   * @throws {VersionNotFoundError} when the branch has no such version.
+   */
+  async checkout(name: string, version?: number): Promise<void> {
+    checkString(name, "branch name");
+    if (version !== undefined) checkVersion(version);
+    await callNative(() => this.inner.checkoutBranch(name));
+    if (version !== undefined) await callNative(() => this.inner.checkout(version));
+  }
+
+  /**
+   * Apply branch `name`'s changes since it was forked (rows matched by `on`) to the current
+   * branch as one new version. Rows changed on one side only merge cleanly; a key changed
+   * differently on both sides is a conflict: the merge fails with `MERGE_CONFLICT` listing
+   * the keys and writes nothing, unless `resolve` keeps `"ours"` or takes `"theirs"`.
+   * Columns the branch added (or dropped) carry over.
+   *
+   * @example
+   * ```ts
+   * await table.branches().merge("exp", { on: "id", message: "ship the new embeddings" });
+   * ```
+   * @throws {MergeConflictError} on conflicts with the default `resolve: "fail"`.
    * @throws {BranchNotFoundError} when there is no such branch.
    */
-  async checkout(name: string): Promise<void> {
+  async merge(name: string, options: MergeBranchOptions): Promise<MergeBranchResult> {
     checkString(name, "branch name");
-    await callNative(() => this.inner.checkoutBranch(name));
+    if (options === null || typeof options !== "object") {
+      throw new InvalidArgumentError('merge() needs options with the key column: { on: "id" }');
+    }
+    const on = checkStrings(
+      typeof options.on === "string" ? [options.on] : options.on,
+      "merge key columns",
+    );
+    const resolve = options.resolve ?? "fail";
+    checkOneOf(resolve, ["fail", "ours", "theirs"] as const, "merge resolve");
+    const note = writeNote(options, "merge");
+    const r = await callNative(() => this.inner.mergeBranch(name, on, resolve, note));
+    return {
+      version: resultNumber(r, "version", "merge"),
+      rowsAdded: resultNumber(r, "rowsAdded", "merge"),
+      rowsUpdated: resultNumber(r, "rowsUpdated", "merge"),
+      rowsDeleted: resultNumber(r, "rowsDeleted", "merge"),
+    };
   }
 
   /** Every branch except main, by name. */

@@ -181,6 +181,26 @@ export class Connection {
   }
 
   /**
+   * A consistent read-only view of several tables as they were at one instant: every
+   * table opened through the snapshot shows the version that was its latest at `asOf`
+   * (default: now, fixed when the snapshot is taken). Use it for reproducible multi-table
+   * training reads.
+   *
+   * @example
+   * ```ts
+   * const snap = db.snapshot(new Date("2026-11-01T00:00:00Z"));
+   * const [docs, labels] = await Promise.all([snap.openTable("docs"), snap.openTable("labels")]);
+   * ```
+   */
+  snapshot(asOf: Date = new Date()): Snapshot {
+    this.checkOpen();
+    if (!(asOf instanceof Date) || Number.isNaN(asOf.getTime())) {
+      throw new InvalidArgumentError("snapshot() needs a valid Date");
+    }
+    return new Snapshot(this, new Date(asOf.getTime()));
+  }
+
+  /**
    * Open a table at its latest version, or with `options.version` as a read-only view
    * of that version (see `Table.checkout`).
    *
@@ -290,4 +310,42 @@ function createOptions(
     );
   }
   return { schema, mode, existOk, note: writeNote(options, what) };
+}
+
+/**
+ * Several tables as they were at one instant; see {@link Connection.snapshot}. Tables
+ * opened here are read-only views.
+ */
+export class Snapshot {
+  private readonly connection: Connection;
+  /** The instant every table is read at. */
+  readonly asOf: Date;
+
+  /** @internal */
+  constructor(connection: Connection, asOf: Date) {
+    this.connection = connection;
+    this.asOf = asOf;
+  }
+
+  /**
+   * Open `name` at the version that was its latest at {@link Snapshot.asOf}.
+   * @throws {VersionNotFoundError} when the table did not exist yet at that instant.
+   */
+  async openTable(name: string, options: { branch?: string } = {}): Promise<Table> {
+    return this.connection.openTable(name, { ...options, asOf: this.asOf });
+  }
+
+  /** The version of each named table at {@link Snapshot.asOf}, for recording what was read. */
+  async versions(names: readonly string[]): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const name of names) {
+      const table = await this.openTable(name);
+      try {
+        out[name] = await table.version();
+      } finally {
+        table.close();
+      }
+    }
+    return out;
+  }
 }

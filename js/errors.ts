@@ -202,6 +202,26 @@ export function errorFromNative(err: unknown): PalimpsestError {
   if (prefixed && known(prefixed[1])) {
     return new BY_CODE[prefixed[1]](prefixed[2] ?? "", { cause: err });
   }
+  // napi-rs rejects arguments of the wrong JS type before any native code runs.
+  if (typeof code === "string" && NAPI_ARGUMENT_STATUSES.has(code)) {
+    return new InvalidArgumentError(`wrong argument type: ${message}`, { cause: err });
+  }
   const Ctor = known(code) ? BY_CODE[code] : InternalError;
   return new Ctor(message, { cause: err });
 }
+
+/** napi statuses that mean "an argument had the wrong type or shape". */
+const NAPI_ARGUMENT_STATUSES = new Set([
+  "InvalidArg",
+  "ObjectExpected",
+  "StringExpected",
+  "NameExpected",
+  "FunctionExpected",
+  "NumberExpected",
+  "BooleanExpected",
+  "ArrayExpected",
+  "BigintExpected",
+  "DateExpected",
+  "ArrayBufferExpected",
+  "DetachableArraybufferExpected",
+]);

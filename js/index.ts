@@ -13,8 +13,20 @@
  * @packageDocumentation
  */
 
-export { type BranchContents, Branches } from "./branches";
-export { Connection, connect } from "./connection";
+export {
+  type BranchContents,
+  Branches,
+  type MergeBranchOptions,
+  type MergeBranchResult,
+} from "./branches";
+export { Connection, connect, Snapshot } from "./connection";
+export type {
+  DiffOptions,
+  RowHistoryEntry,
+  RowHistoryOptions,
+  TableDiff,
+  VersionRef,
+} from "./diff";
 export {
   BranchNotFoundError,
   ColumnNotFoundError,
@@ -37,6 +49,7 @@ export {
 } from "./errors";
 export { formatHistory } from "./history";
 export { type MergeClauseOptions, MergeInsertBuilder } from "./merge-insert";
+export type { OptimizeOptions, OptimizeReport } from "./optimize";
 export { DEFAULT_K, Query, type VectorInput, VectorQuery } from "./query";
 export { Table } from "./table";
 export { type TagContents, Tags } from "./tags";

@@ -96,6 +96,44 @@ export interface NativeVersion {
   properties: Record<string, string>;
 }
 
+/** One side of {@link NativeTable.diff}: a version of the current branch, or a branch. */
+export interface NativeDiffSide {
+  version?: number;
+  branch?: string;
+}
+
+export interface NativeDiff {
+  strategy: string;
+  fromVersion: number;
+  toVersion: number;
+  inserted: WireBatch;
+  updated: WireBatch;
+  deleted: WireBatch;
+}
+
+export interface NativeRowEvent {
+  version: number;
+  /** Milliseconds since the Unix epoch. */
+  timestamp: number;
+  change: string;
+  rows: WireBatch;
+}
+
+export interface NativeOptimizeOptions {
+  skipCompaction?: boolean;
+  cleanupOlderThanMs?: number;
+  keepVersions?: number;
+}
+
+export interface NativeOptimizeReport {
+  version: number;
+  fragmentsRemoved: number;
+  fragmentsAdded: number;
+  versionsRemoved: number[];
+  versionsProtected: number[];
+  bytesRemoved: number;
+}
+
 /** A connection to a directory (or URI) of tables. */
 export declare class NativeConnection {
   static connect(uri: string, options?: NativeConnectOptions): Promise<NativeConnection>;
@@ -171,6 +209,20 @@ export declare class NativeTable {
   checkoutBranch(name: string): Promise<void>;
   listBranches(): Promise<{ name: string; parentBranch?: string | null; parentVersion: number }[]>;
   deleteBranch(name: string): Promise<void>;
+  /** `resolve`: "fail" (default), "ours" or "theirs". */
+  mergeBranch(
+    name: string,
+    on: string[],
+    resolve?: string | null,
+    note?: NativeWriteNote | null,
+  ): Promise<WriteSummary>;
+  /** `to` null: the version the table shows; `on` null: match rows by lineage. */
+  diff(from: NativeDiffSide, to?: NativeDiffSide | null, on?: string[] | null): Promise<NativeDiff>;
+  rowHistory(filter: string): Promise<NativeRowEvent[]>;
+  optimize(
+    options: NativeOptimizeOptions,
+    note?: NativeWriteNote | null,
+  ): Promise<NativeOptimizeReport>;
 }
 
 /** What every native write resolves to: the new version and the rows it touched. */

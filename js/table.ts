@@ -15,11 +15,21 @@ import {
 } from "./arrow";
 import { Branches } from "./branches";
 import { batchesForTable, tableSchemaJson } from "./data";
+import {
+  type DiffOptions,
+  diffVersions,
+  type RowHistoryEntry,
+  type RowHistoryOptions,
+  rowHistory,
+  type TableDiff,
+  type VersionRef,
+} from "./diff";
 import { InvalidArgumentError } from "./errors";
 import { formatHistory } from "./history";
 import { MergeInsertBuilder } from "./merge-insert";
 import { callNative, callNativeSync, resultNumber } from "./native-loader";
 import type { NativeColumnAlteration, NativeTable, NativeWriteNote } from "./native-types";
+import { type OptimizeOptions, type OptimizeReport, optimizeOptions } from "./optimize";
 import { Query, type VectorInput, VectorQuery } from "./query";
 import { Tags } from "./tags";
 import type {
@@ -402,6 +412,57 @@ export class Table {
     const note = writeNote(options, "restore");
     const r = await callNative(() => this.inner.restore(version ?? null, note));
     return { version: resultNumber(r, "version", "restore") };
+  }
+
+  /**
+   * What changed from `from` to `to` (default: the version this table shows): rows
+   * inserted, updated (new values) and deleted (old values), as apache-arrow tables.
+   * Versions may be on different branches: `diff("main", "exp")`.
+   *
+   * Without `on`, rows are matched by lineage (stable row ids; tables palimpsest creates
+   * have them). With `on`, by key: works on any Lance table, and a key deleted and inserted
+   * again counts as updated.
+   *
+   * @example
+   * ```ts
+   * const { inserted, updated, deleted } = await table.diff(3);
+   * const byKey = await table.diff("main", "exp", { on: "id" });
+   * ```
+   * @throws {VersionNotFoundError} / {BranchNotFoundError} for unknown sides.
+   */
+  async diff(from: VersionRef, to?: VersionRef, options?: DiffOptions): Promise<TableDiff> {
+    return diffVersions(this.inner, from, to, options);
+  }
+
+  /**
+   * Every version of the current branch where the row with key `on = value` was inserted,
+   * changed or deleted, oldest first, with its values then.
+   *
+   * @example
+   * ```ts
+   * for (const e of await table.rowHistory({ on: "id", value: 42 })) console.log(e.version, e.change, e.values);
+   * ```
+   */
+  async rowHistory(options: RowHistoryOptions): Promise<RowHistoryEntry[]> {
+    return rowHistory(this.inner, options);
+  }
+
+  /**
+   * Compact small files (one new version when anything was rewritten) and, only when asked,
+   * remove old versions: those older than `cleanupOlderThan` and/or beyond the newest
+   * `keepVersions`. The latest version, tagged versions and versions a branch was forked from
+   * are always kept. Nothing is ever removed without one of the two options.
+   *
+   * @example
+   * ```ts
+   * const report = await table.optimize({ cleanupOlderThan: 7 * 24 * 3600 * 1000, keepVersions: 20 });
+   * console.log(report.versionsRemoved);
+   * ```
+   */
+  async optimize(options: OptimizeOptions = {}): Promise<OptimizeReport> {
+    const native = optimizeOptions(options);
+    const note = writeNote(options, "optimize");
+    return callNative(() => this.inner.optimize(native, note));
   }
 
   /** True while a fixed version is checked out (the table is then read-only). */

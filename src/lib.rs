@@ -5,6 +5,7 @@ mod connection;
 mod diff;
 mod error;
 mod history;
+mod maintenance;
 mod schema_json;
 mod stream;
 mod table;

@@ -181,9 +181,11 @@ impl TableHandle {
             .map(|(k, _)| k.as_slice())
             .collect();
         if upserts.is_empty() && deleted_keys.is_empty() {
-            return Err(Error::invalid_argument(
-                "the branch has no changes to merge (or all of them conflict and \"ours\" kept them)",
-            ));
+            // Nothing to apply (no changes, or "ours" kept every conflicting row): no version.
+            return Ok(WriteResult {
+                version: ours_dataset.version_id(),
+                ..Default::default()
+            });
         }
         let delete_filter = if deleted_keys.is_empty() {
             None
@@ -201,9 +203,11 @@ impl TableHandle {
         let source = project_to(theirs, &upserts, &target_schema)?;
         if source.num_rows() == 0 {
             let Some(filter) = delete_filter else {
-                return Err(Error::invalid_argument(
-                    "the branch has no changes to merge",
-                ));
+                // The branch only deleted rows we no longer have.
+                return Ok(WriteResult {
+                    version: ours_dataset.version_id(),
+                    ..Default::default()
+                });
             };
             return self
                 .commit_delete(ours_dataset, &filter, record, note)
