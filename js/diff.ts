@@ -75,7 +75,9 @@ async function side(
     if ("branch" in ref) {
       checkString(ref.branch, "branch name");
       if (ref.version !== undefined) checkVersion(ref.version);
-      return ref.version === undefined ? { branch: ref.branch } : { branch: ref.branch, version: ref.version };
+      return ref.version === undefined
+        ? { branch: ref.branch }
+        : { branch: ref.branch, version: ref.version };
     }
   }
   throw new InvalidArgumentError(
