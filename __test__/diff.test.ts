@@ -221,6 +221,30 @@ describe("branch merge", () => {
   });
 });
 
+describe("branch sources", () => {
+  it("forks from a version, another branch at a version, or a tag", async () => {
+    const { table } = await seeded(); // v1: 10 rows
+    await table.delete("id = 0"); // v2
+    const exp = await table.branches().create("exp"); // from v2
+    await exp.delete("id = 1"); // exp v3
+    await exp.delete("id = 2"); // exp v4
+    expect(await (await table.branches().create("a", 1)).countRows()).toBe(10);
+    expect(await (await table.branches().create("b", "exp")).countRows()).toBe(7);
+    expect(await (await table.branches().create("c", "exp", 3)).countRows()).toBe(8);
+    expect(
+      await (await table.branches().create("d", { branch: "exp", version: 3 })).countRows(),
+    ).toBe(8);
+    await exp.tags().create("exp3", 3);
+    const fromTag = await table.branches().create("e", { tag: "exp3" });
+    expect(await fromTag.countRows()).toBe(8);
+    expect(await table.countRows()).toBe(9);
+    await expectCode(table.branches().create("f", 99), "VERSION_NOT_FOUND");
+    await expectCode(table.branches().create("g", "nope"), "BRANCH_NOT_FOUND");
+    await expectCode(table.branches().create("h", { tag: "nope" }), "TAG_NOT_FOUND");
+    await expectCode(table.branches().create("i", 1, 2), "INVALID_ARGUMENT");
+  });
+});
+
 describe("retention", () => {
   it("removes only what the caller asks for, never tags or fork points", async () => {
     const { table } = await seeded();

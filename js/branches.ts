@@ -2,6 +2,7 @@
  * Branches: writable lines of history forked from a version. Creating one copies no data
  * files; writes on a branch are invisible on main and the other way round.
  */
+import { nativeVersionRef, type VersionRef } from "./diff";
 import { InvalidArgumentError } from "./errors";
 import { callNative, resultNumber } from "./native-loader";
 import type { NativeTable } from "./native-types";
@@ -43,15 +44,33 @@ export class Branches<T> {
   }
 
   /**
-   * Fork `name` from `fromVersion` (default: the version the table shows) of the current
-   * branch, and return a writable table on the new branch.
+   * Fork `name` and return a writable table on the new branch. Without `fromRef` it forks
+   * the version the table shows; `fromRef` may be a version number of the current branch,
+   * a branch name (its latest version, or `fromVersion`), `{ branch, version? }` or
+   * `{ tag }`. No data is copied.
+   *
+   * @example
+   * ```ts
+   * const exp = await table.branches().create("exp");             // from what the table shows
+   * const fix = await table.branches().create("fix", "exp", 4);     // from version 4 of exp
+   * const rel = await table.branches().create("rel", { tag: "v1" });
+   * ```
    * @throws {InvalidArgumentError} when the branch exists already or the name is invalid.
-   * @throws {VersionNotFoundError} when `fromVersion` does not exist.
+   * @throws {VersionNotFoundError} / {BranchNotFoundError} / {TagNotFoundError} for a bad source.
    */
-  async create(name: string, fromVersion?: number): Promise<T> {
+  async create(name: string, fromRef?: VersionRef, fromVersion?: number): Promise<T> {
     checkString(name, "branch name");
-    if (fromVersion !== undefined) checkVersion(fromVersion);
-    const inner = await callNative(() => this.inner.createBranch(name, fromVersion ?? null));
+    let from = nativeVersionRef(fromRef);
+    if (fromVersion !== undefined) {
+      if (typeof fromRef !== "string") {
+        throw new InvalidArgumentError(
+          "create(name, fromRef, fromVersion): fromVersion needs a branch name as fromRef",
+        );
+      }
+      checkVersion(fromVersion);
+      from = { branch: fromRef, version: fromVersion };
+    }
+    const inner = await callNative(() => this.inner.createBranch(name, from));
     return this.wrap(inner);
   }
 

@@ -8,7 +8,7 @@ import { quoteIdentifier, toSqlLiteral } from "./arrow/sql";
 import { decodeTable } from "./arrow/wire-decode";
 import { InvalidArgumentError } from "./errors";
 import { callNative } from "./native-loader";
-import type { NativeDiffSide, NativeTable } from "./native-types";
+import type { NativeTable, NativeVersionRef } from "./native-types";
 import { checkString, checkStrings, checkVersion, describe } from "./validate";
 
 /**
@@ -54,11 +54,9 @@ export interface RowHistoryEntry {
   values: Record<string, unknown>[];
 }
 
-async function side(
-  inner: NativeTable,
-  ref: VersionRef | undefined,
-): Promise<NativeDiffSide | null> {
-  if (ref === undefined) return null;
+/** @internal The native form of a {@link VersionRef}; undefined stays undefined. */
+export function nativeVersionRef(ref: VersionRef | undefined): NativeVersionRef | undefined {
+  if (ref === undefined) return undefined;
   if (typeof ref === "number") {
     checkVersion(ref);
     return { version: ref };
@@ -70,14 +68,13 @@ async function side(
   if (ref !== null && typeof ref === "object") {
     if ("tag" in ref) {
       checkString(ref.tag, "tag name");
-      return { version: await callNative(() => inner.tagVersion(ref.tag)) };
+      return { tag: ref.tag };
     }
     if ("branch" in ref) {
       checkString(ref.branch, "branch name");
-      if (ref.version !== undefined) checkVersion(ref.version);
-      return ref.version === undefined
-        ? { branch: ref.branch }
-        : { branch: ref.branch, version: ref.version };
+      if (ref.version === undefined) return { branch: ref.branch };
+      checkVersion(ref.version);
+      return { branch: ref.branch, version: ref.version };
     }
   }
   throw new InvalidArgumentError(
@@ -101,9 +98,9 @@ export async function diffVersions(
           typeof options.on === "string" ? [options.on] : options.on,
           "diff key columns",
         );
-  const fromSide = await side(inner, from);
-  const toSide = await side(inner, to);
-  const out = await callNative(() => inner.diff(fromSide as NativeDiffSide, toSide, on));
+  const fromSide = nativeVersionRef(from) as NativeVersionRef;
+  const toSide = nativeVersionRef(to) ?? null;
+  const out = await callNative(() => inner.diff(fromSide, toSide, on));
   return {
     strategy: out.strategy as TableDiff["strategy"],
     fromVersion: out.fromVersion,

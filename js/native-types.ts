@@ -96,10 +96,11 @@ export interface NativeVersion {
   properties: Record<string, string>;
 }
 
-/** One side of {@link NativeTable.diff}: a version of the current branch, or a branch. */
-export interface NativeDiffSide {
+/** A version of the current branch, a branch (optionally at a version), or a tag. */
+export interface NativeVersionRef {
   version?: number;
   branch?: string;
+  tag?: string;
 }
 
 export interface NativeDiff {
@@ -205,7 +206,8 @@ export declare class NativeTable {
   checkoutAsOf(timestamp: number): Promise<number>;
   /** Resolves null on main. */
   currentBranch(): Promise<string | null>;
-  createBranch(name: string, fromVersion?: number | null): Promise<NativeTable>;
+  /** `from` omitted: the version the table shows. */
+  createBranch(name: string, from?: NativeVersionRef): Promise<NativeTable>;
   checkoutBranch(name: string): Promise<void>;
   listBranches(): Promise<{ name: string; parentBranch?: string | null; parentVersion: number }[]>;
   deleteBranch(name: string): Promise<void>;
@@ -217,7 +219,11 @@ export declare class NativeTable {
     note?: NativeWriteNote | null,
   ): Promise<WriteSummary>;
   /** `to` null: the version the table shows; `on` null: match rows by lineage. */
-  diff(from: NativeDiffSide, to?: NativeDiffSide | null, on?: string[] | null): Promise<NativeDiff>;
+  diff(
+    from: NativeVersionRef,
+    to?: NativeVersionRef | null,
+    on?: string[] | null,
+  ): Promise<NativeDiff>;
   rowHistory(filter: string): Promise<NativeRowEvent[]>;
   optimize(
     options: NativeOptimizeOptions,

@@ -2,7 +2,7 @@
 
 use napi_derive::napi;
 
-use crate::connection::version_arg;
+use crate::diff::{version_ref, VersionRefArg};
 use crate::error::guarded;
 use crate::table::NativeTable;
 
@@ -25,10 +25,10 @@ impl NativeTable {
     pub async fn create_branch(
         &self,
         name: String,
-        from_version: Option<i64>,
+        from: Option<VersionRefArg>,
     ) -> napi::Result<NativeTable> {
-        let from_version = from_version.map(version_arg).transpose()?;
-        let branch = guarded(self.handle().create_branch(&name, from_version)).await?;
+        let from = version_ref(from)?;
+        let branch = guarded(self.handle().create_branch(&name, &from)).await?;
         Ok(NativeTable::new(branch))
     }
 

@@ -1,7 +1,7 @@
 //! Diffs and row history: sides in, Arrow batches out.
 
 use napi_derive::napi;
-use palimpsest_core::{DiffSide, RowEvent, TableDiff};
+use palimpsest_core::{RowEvent, TableDiff, VersionRef};
 
 use crate::connection::version_arg;
 use crate::error::{guarded, invalid_argument};
@@ -10,10 +10,13 @@ use crate::wire::{batch_to_wire, WireBatchOut};
 
 /// A version of the current branch (`version`), a branch (`branch`, optionally at
 /// `version`), or neither for the version the table shows.
+/// A version of the current branch (`version`), a branch (`branch`, optionally at
+/// `version`), a tag (`tag`), or none of them for the version the table shows.
 #[napi(object)]
-pub struct DiffSideArg {
+pub struct VersionRefArg {
     pub version: Option<i64>,
     pub branch: Option<String>,
+    pub tag: Option<String>,
 }
 
 #[napi(object, object_from_js = false)]
@@ -37,15 +40,21 @@ pub struct RowEventOut {
     pub rows: WireBatchOut,
 }
 
-fn diff_side(arg: Option<DiffSideArg>) -> napi::Result<DiffSide> {
+pub(crate) fn version_ref(arg: Option<VersionRefArg>) -> napi::Result<VersionRef> {
     let Some(arg) = arg else {
-        return Ok(DiffSide::Current);
+        return Ok(VersionRef::Current);
     };
     let version = arg.version.map(version_arg).transpose()?;
-    Ok(match (arg.branch, version) {
-        (Some(name), version) => DiffSide::Branch { name, version },
-        (None, Some(v)) => DiffSide::Version(v),
-        (None, None) => DiffSide::Current,
+    Ok(match (arg.tag, arg.branch, version) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+            return Err(invalid_argument(
+                "a version reference names a tag, or a branch and/or version, not both",
+            ))
+        }
+        (Some(tag), None, None) => VersionRef::Tag(tag),
+        (None, Some(name), version) => VersionRef::Branch { name, version },
+        (None, None, Some(v)) => VersionRef::Version(v),
+        (None, None, None) => VersionRef::Current,
     })
 }
 
@@ -80,12 +89,12 @@ impl NativeTable {
     #[napi]
     pub async fn diff(
         &self,
-        from: DiffSideArg,
-        to: Option<DiffSideArg>,
+        from: VersionRefArg,
+        to: Option<VersionRefArg>,
         on: Option<Vec<String>>,
     ) -> napi::Result<DiffOut> {
-        let from = diff_side(Some(from))?;
-        let to = diff_side(to)?;
+        let from = version_ref(Some(from))?;
+        let to = version_ref(to)?;
         let on = on.unwrap_or_default();
         if on.iter().any(|k| k.is_empty()) {
             return Err(invalid_argument("diff key column names cannot be empty"));

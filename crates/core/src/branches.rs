@@ -2,8 +2,11 @@
 
 use std::sync::Arc;
 
+use lance::dataset::refs::Ref;
+
 use crate::error::{Error, ErrorCode, Result};
 use crate::table::TableHandle;
+use crate::version_ref::VersionRef;
 
 /// The name lance gives the trunk.
 pub const MAIN_BRANCH: &str = "main";
@@ -40,13 +43,9 @@ impl TableHandle {
         Ok(self.view().await?.manifest().branch.clone())
     }
 
-    /// Forks `name` from `from_version` (default: the version this handle shows) of the
-    /// current branch, copying no data, and returns a writable handle on the new branch.
-    pub async fn create_branch(
-        &self,
-        name: &str,
-        from_version: Option<u64>,
-    ) -> Result<TableHandle> {
+    /// Forks `name` from `from` (the version this handle shows, a version of its branch,
+    /// another branch, or a tag), copying no data, and returns a writable handle on it.
+    pub async fn create_branch(&self, name: &str, from: &VersionRef) -> Result<TableHandle> {
         if name == MAIN_BRANCH {
             return Err(Error::invalid_argument(
                 "`main` is the trunk; pick another branch name",
@@ -58,23 +57,23 @@ impl TableHandle {
                 "branch `{name}` already exists; check it out with branches().checkout()"
             )));
         }
-        if let Some(v) = from_version {
-            self.check_version_exists(v).await?;
-        }
-        let current = self.view().await?;
-        let version = from_version.unwrap_or_else(|| current.version_id());
-        let mut source = current.as_ref().clone();
+        // Resolving the reference checks it exists and pins the exact version forked from.
+        let source = self.locate_dataset(from).await?;
+        let source_branch = source.manifest().branch.clone();
+        let reference = Ref::Version(source_branch, Some(source.version_id()));
+        let mut source = source.as_ref().clone();
         let store = self.connection().store_params();
-        let branch = source
-            .create_branch(name, version, store)
-            .await
-            .map_err(|err| match err {
-                lance::Error::InvalidRef { .. } => Error::invalid_argument(format!(
-                    "`{name}` is not a valid branch name: {}",
-                    crate::error::first_line(&err.to_string())
-                )),
-                other => other.into(),
-            })?;
+        let branch =
+            source
+                .create_branch(name, reference, store)
+                .await
+                .map_err(|err| match err {
+                    lance::Error::InvalidRef { .. } => Error::invalid_argument(format!(
+                        "`{name}` is not a valid branch name: {}",
+                        crate::error::first_line(&err.to_string())
+                    )),
+                    other => other.into(),
+                })?;
         Ok(TableHandle::new(
             self.name(),
             self.connection().clone(),

@@ -18,24 +18,13 @@ use futures::TryStreamExt;
 use lance::dataset::ProjectionRequest;
 use lance::Dataset;
 
-use crate::branches::MAIN_BRANCH;
 use crate::error::{Error, ErrorCode, Result};
 use crate::table::TableHandle;
+use crate::version_ref::VersionRef;
 
 const ROW_ID: &str = "_rowid";
 const CREATED_AT: &str = "_row_created_at_version";
 const UPDATED_AT: &str = "_row_last_updated_at_version";
-
-/// One side of a comparison.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DiffSide {
-    /// The version this handle shows (its checkout, or the latest of its branch).
-    Current,
-    /// A version of the branch this handle is on.
-    Version(u64),
-    /// A branch (`"main"` for the trunk) at its latest version or at `version`.
-    Branch { name: String, version: Option<u64> },
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DiffStrategy {
@@ -74,7 +63,12 @@ struct Located {
 impl TableHandle {
     /// The changes from `from` to `to`. `on` picks key comparison; without it, row lineage is
     /// used (and required).
-    pub async fn diff(&self, from: &DiffSide, to: &DiffSide, on: &[String]) -> Result<TableDiff> {
+    pub async fn diff(
+        &self,
+        from: &VersionRef,
+        to: &VersionRef,
+        on: &[String],
+    ) -> Result<TableDiff> {
         let a = self.locate(from).await?;
         let b = self.locate(to).await?;
         if !on.is_empty() {
@@ -94,62 +88,10 @@ impl TableHandle {
         lineage_diff(&a.dataset, &b.dataset, shared_until).await
     }
 
-    async fn locate(&self, side: &DiffSide) -> Result<Located> {
+    async fn locate(&self, side: &VersionRef) -> Result<Located> {
         let dataset = self.locate_dataset(side).await?;
         let lineage = self.lineage_of(&dataset).await?;
         Ok(Located { dataset, lineage })
-    }
-
-    pub(crate) async fn locate_dataset(&self, side: &DiffSide) -> Result<Arc<Dataset>> {
-        let current = self.view().await?;
-        Ok(match side {
-            DiffSide::Current => current.clone(),
-            DiffSide::Version(v) => Arc::new(self.load_version(&current, *v).await?),
-            DiffSide::Branch { name, version } => {
-                if name != MAIN_BRANCH
-                    && !self.list_branches().await?.iter().any(|b| &b.name == name)
-                {
-                    return Err(Error::new(
-                        ErrorCode::BranchNotFound,
-                        format!("table `{}` has no branch `{name}`", self.name()),
-                    ));
-                }
-                let branch = current.checkout_branch(name).await?;
-                match version {
-                    Some(v) => Arc::new(self.load_version(&branch, *v).await?),
-                    None => Arc::new(branch),
-                }
-            }
-        })
-    }
-
-    /// `dataset`'s branch and each ancestor branch, with the last version of each that its
-    /// history contains, nearest first.
-    pub(crate) async fn lineage_of(&self, dataset: &Dataset) -> Result<Vec<(String, u64)>> {
-        let branch = dataset
-            .manifest()
-            .branch
-            .clone()
-            .unwrap_or_else(|| MAIN_BRANCH.to_string());
-        let parents: HashMap<String, (String, u64)> = self
-            .list_branches()
-            .await?
-            .into_iter()
-            .map(|b| {
-                let parent = b.parent_branch.unwrap_or_else(|| MAIN_BRANCH.to_string());
-                (b.name, (parent, b.parent_version))
-            })
-            .collect();
-        let mut lineage = vec![(branch.clone(), dataset.version_id())];
-        let mut at = branch;
-        while let Some((parent, version)) = parents.get(&at) {
-            if lineage.iter().any(|(name, _)| name == parent) {
-                break; // a cycle would be a corrupt ref; stop rather than loop
-            }
-            lineage.push((parent.clone(), *version));
-            at = parent.clone();
-        }
-        Ok(lineage)
     }
 }
 

@@ -16,13 +16,14 @@ mod query;
 mod row_history;
 mod table;
 mod tags;
+mod version_ref;
 mod writes;
 
 pub use branches::{BranchInfo, MAIN_BRANCH};
 pub use clone::CloneSource;
 pub use commit_note::{CommitNote, RESERVED_PREFIX};
 pub use connection::{Connection, CreateMode, DEFAULT_CONFLICT_RETRIES};
-pub use diff::{DiffSide, DiffStrategy, TableDiff};
+pub use diff::{DiffStrategy, TableDiff};
 pub use error::{first_line, Error, ErrorCode, Result};
 pub use history::VersionInfo;
 pub use input::{align_batches, Coverage};
@@ -33,6 +34,7 @@ pub use query::{parse_distance_type, BatchStream, QueryRequest, VectorRequest, D
 pub use row_history::{RowChange, RowEvent};
 pub use table::TableHandle;
 pub use tags::TagInfo;
+pub use version_ref::VersionRef;
 pub use writes::{AddMode, ColumnChange, MergeInsertSpec, NewColumns, WriteResult};
 
 /// Re-exported so the binding uses exactly the arrow version lance does.

@@ -17,9 +17,10 @@ use lance::Dataset;
 
 use crate::branches::MAIN_BRANCH;
 use crate::commit_note::{CommitNote, OperationRecord};
-use crate::diff::{common_columns, encode_rows, read_all, DiffSide, KeyChanges};
+use crate::diff::{common_columns, encode_rows, read_all, KeyChanges};
 use crate::error::{Error, ErrorCode, Result};
 use crate::table::TableHandle;
+use crate::version_ref::VersionRef;
 use crate::writes::{MergeInsertSpec, WriteResult};
 
 /// What to do with a key both sides changed differently.
@@ -72,7 +73,7 @@ impl TableHandle {
                 "cannot merge branch `{source}` into itself; check out the branch to merge into first"
             )));
         }
-        let theirs_side = DiffSide::Branch {
+        let theirs_side = VersionRef::Branch {
             name: source.to_string(),
             version: None,
         };

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use common::connection;
 use palimpsest_core::arrow_array::{Array, ArrayRef, Int64Array, RecordBatch};
 use palimpsest_core::{
-    AddMode, CommitNote, CreateMode, DiffSide, DiffStrategy, MergeInsertSpec, QueryRequest,
-    RowChange, TableDiff, TableHandle,
+    AddMode, CommitNote, CreateMode, DiffStrategy, MergeInsertSpec, QueryRequest, RowChange,
+    TableDiff, TableHandle, VersionRef,
 };
 
 /// id -> val at one version.
@@ -207,7 +207,7 @@ async fn diffs_on_one_branch_match_snapshots() {
         for _ in 0..12 {
             let (va, a) = &snapshots[writer.rng.below(snapshots.len() as u64) as usize];
             let (vb, b) = &snapshots[writer.rng.below(snapshots.len() as u64) as usize];
-            let (from, to) = (DiffSide::Version(*va), DiffSide::Version(*vb));
+            let (from, to) = (VersionRef::Version(*va), VersionRef::Version(*vb));
             let lineage = table.diff(&from, &to, &[]).await.unwrap();
             assert_eq!(lineage.strategy, DiffStrategy::RowLineage);
             check(&lineage, a, b, &format!("lineage {va}->{vb} seed {seed}"));
@@ -234,7 +234,10 @@ async fn diffs_across_branches_match_snapshots() {
             writer.random_op(&main, &versions).await;
             versions.push(main.version().await.unwrap());
         }
-        let exp = main.create_branch("exp", None).await.unwrap();
+        let exp = main
+            .create_branch("exp", &VersionRef::Current)
+            .await
+            .unwrap();
         let mut exp_versions = versions.clone();
         for _ in 0..5 {
             writer.random_op(&main, &versions).await;
@@ -243,11 +246,11 @@ async fn diffs_across_branches_match_snapshots() {
             exp_versions.push(exp.version().await.unwrap());
         }
         let (m, e) = (snapshot(&main).await, snapshot(&exp).await);
-        let main_side = DiffSide::Branch {
+        let main_side = VersionRef::Branch {
             name: "main".into(),
             version: None,
         };
-        let exp_side = DiffSide::Branch {
+        let exp_side = VersionRef::Branch {
             name: "exp".into(),
             version: None,
         };

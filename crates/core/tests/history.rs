@@ -6,7 +6,9 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::*;
-use palimpsest_core::{AddMode, CommitNote, ErrorCode, MergeInsertSpec, NewColumns, VersionInfo};
+use palimpsest_core::{
+    AddMode, CommitNote, ErrorCode, MergeInsertSpec, NewColumns, VersionInfo, VersionRef,
+};
 
 fn note(message: &str) -> CommitNote {
     CommitNote::message(message)
@@ -125,7 +127,10 @@ async fn overwrites_and_branch_logs_say_what_happened() {
     let conn = connection(&dir);
     let table = create_quotes(&conn).await; // v1: 3 rows
     table.delete("id = 1", &note("trim")).await.unwrap(); // v2: 2 rows
-    let exp = table.create_branch("exp", None).await.unwrap();
+    let exp = table
+        .create_branch("exp", &VersionRef::Current)
+        .await
+        .unwrap();
     exp.add(
         vec![quotes(&[(7, "Beth", "x")])],
         AddMode::Append,

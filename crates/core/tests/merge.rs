@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use palimpsest_core::{
-    AddMode, CommitNote, ConflictResolution, ErrorCode, MergeInsertSpec, NewColumns,
+    AddMode, CommitNote, ConflictResolution, ErrorCode, MergeInsertSpec, NewColumns, VersionRef,
 };
 
 fn id_key() -> Vec<String> {
@@ -17,7 +17,10 @@ async fn changes_on_either_side_merge_as_one_version() {
     let conn = connection(&dir);
     let main = create_quotes(&conn).await; // v1: ids 1, 2, 3
     let note = CommitNote::default();
-    let exp = main.create_branch("exp", None).await.unwrap();
+    let exp = main
+        .create_branch("exp", &VersionRef::Current)
+        .await
+        .unwrap();
     exp.update(Some("id = 1"), &[("author".into(), "'Rick'".into())], &note)
         .await
         .unwrap();
@@ -70,7 +73,10 @@ async fn conflicting_keys_fail_unless_a_side_is_chosen() {
     let conn = connection(&dir);
     let main = create_quotes(&conn).await;
     let note = CommitNote::default();
-    let exp = main.create_branch("exp", None).await.unwrap();
+    let exp = main
+        .create_branch("exp", &VersionRef::Current)
+        .await
+        .unwrap();
     exp.update(
         Some("id = 1"),
         &[("author".into(), "'Theirs'".into())],
@@ -133,7 +139,10 @@ async fn a_column_added_on_the_branch_carries_over() {
     let conn = connection(&dir);
     let main = create_quotes(&conn).await;
     let note = CommitNote::default();
-    let exp = main.create_branch("ab", None).await.unwrap();
+    let exp = main
+        .create_branch("ab", &VersionRef::Current)
+        .await
+        .unwrap();
     let sql = "arrow_cast(NULL, 'FixedSizeList(4, Float32)')";
     exp.add_columns(
         NewColumns::Sql(vec![("vector_minilm".into(), sql.into())]),

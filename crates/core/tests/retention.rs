@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use palimpsest_core::{AddMode, CommitNote, ErrorCode, OptimizeOptions};
+use palimpsest_core::{AddMode, CommitNote, ErrorCode, OptimizeOptions, VersionRef};
 
 #[tokio::test]
 async fn pruning_keeps_tags_fork_points_and_explains_removed_versions() {
@@ -18,7 +18,10 @@ async fn pruning_keeps_tags_fork_points_and_explains_removed_versions() {
             .unwrap(); // v2..v7
     }
     table.create_tag("release", 2).await.unwrap();
-    let branch = table.create_branch("exp", Some(4)).await.unwrap();
+    let branch = table
+        .create_branch("exp", &VersionRef::Version(4))
+        .await
+        .unwrap();
     table.delete("id = 10", &note).await.unwrap(); // v8
 
     // Without a retention option nothing is removed, only compacted.

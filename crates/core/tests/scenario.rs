@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use palimpsest_core::{AddMode, CommitNote, MergeInsertSpec, NewColumns};
+use palimpsest_core::{AddMode, CommitNote, MergeInsertSpec, NewColumns, VersionRef};
 
 fn upsert(on: &str) -> MergeInsertSpec {
     MergeInsertSpec {
@@ -182,7 +182,10 @@ async fn branches_fork_without_touching_main() {
     main.delete("id = 1", &CommitNote::default()).await.unwrap(); // main v2: ids 2, 3
     assert_eq!(main.current_branch().await.unwrap(), None);
 
-    let exp = main.create_branch("exp", None).await.unwrap();
+    let exp = main
+        .create_branch("exp", &VersionRef::Current)
+        .await
+        .unwrap();
     assert_eq!(exp.current_branch().await.unwrap().as_deref(), Some("exp"));
     assert_eq!(exp.count_rows(None).await.unwrap(), 2);
     exp.add(
@@ -223,7 +226,11 @@ async fn branches_fork_without_touching_main() {
 
     let missing = other.checkout_branch("nope").await.unwrap_err();
     assert_eq!(missing.code, palimpsest_core::ErrorCode::BranchNotFound);
-    let dup = main.create_branch("exp", None).await.err().unwrap();
+    let dup = main
+        .create_branch("exp", &VersionRef::Current)
+        .await
+        .err()
+        .unwrap();
     assert_eq!(
         dup.code,
         palimpsest_core::ErrorCode::InvalidArgument,
