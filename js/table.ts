@@ -24,7 +24,7 @@ import {
   type TableDiff,
   type VersionRef,
 } from "./diff";
-import { InvalidArgumentError } from "./errors";
+import { InvalidArgumentError, SchemaMismatchError } from "./errors";
 import { formatHistory } from "./history";
 import { MergeInsertBuilder } from "./merge-insert";
 import { callNative, callNativeSync, resultNumber } from "./native-loader";
@@ -599,6 +599,19 @@ function typedLiterals(schema: SchemaJson, values: readonly [string, unknown][])
   if (known.length > 0) {
     const fields = known.map(([k]) => byName.get(k) as FieldJson);
     rowsToTable([Object.fromEntries(known)], schemaFromJson({ fields }));
+    for (const [k, v] of known) checkFiniteVector(byName.get(k) as FieldJson, v);
   }
   return values.map(([, v]) => toSqlLiteral(v));
+}
+
+/** Vectors (fixed-size lists) must hold finite numbers: NaN or infinity poisons distances. */
+function checkFiniteVector(field: FieldJson, value: unknown): void {
+  if (field.type.type !== "fixedSizeList" || value === null || typeof value !== "object") return;
+  const items = Array.from(value as ArrayLike<unknown>);
+  const bad = items.find((x) => typeof x === "number" && !Number.isFinite(x));
+  if (bad !== undefined) {
+    throw new SchemaMismatchError(
+      `column \`${field.name}\` holds vectors, and the new value has a non-finite number (${bad}); vectors must hold finite numbers`,
+    );
+  }
 }

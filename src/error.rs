@@ -14,10 +14,23 @@ pub fn to_napi(err: Error) -> napi::Error {
         let detail = palimpsest_core::first_line(&source.to_string());
         if !detail.is_empty() && !err.message.contains(&detail) {
             reason.push_str("\ncaused by: ");
-            reason.push_str(&detail);
+            reason.extend(detail.chars().take(MAX_CAUSE_CHARS));
         }
     }
-    napi::Error::new(napi::Status::GenericFailure, reason)
+    napi::Error::new(napi::Status::GenericFailure, shorten(reason))
+}
+
+/// Messages stay readable when the input they quote was huge.
+const MAX_MESSAGE_CHARS: usize = 1500;
+const MAX_CAUSE_CHARS: usize = 300;
+
+fn shorten(reason: String) -> String {
+    if reason.chars().count() <= MAX_MESSAGE_CHARS {
+        return reason;
+    }
+    let total = reason.len();
+    let head: String = reason.chars().take(MAX_MESSAGE_CHARS).collect();
+    format!("{head}… (message cut, {total} bytes in all)")
 }
 
 pub fn code_error(code: ErrorCode, message: impl Into<String>) -> napi::Error {

@@ -13,7 +13,7 @@ use lance::Dataset;
 
 use crate::commit_note::{CommitNote, OperationRecord};
 use crate::error::{Error, ErrorCode, Result};
-use crate::input::check_not_empty;
+use crate::input::{check_batches_finite, check_not_empty};
 use crate::names::validate_table_name;
 use crate::table::TableHandle;
 use crate::writes::WriteResult;
@@ -157,6 +157,7 @@ impl Connection {
             }
         };
         check_not_empty(&schema)?;
+        check_batches_finite(&batches)?;
         if mode == CreateMode::Create && self.exists(name).await? {
             return Err(Error::new(
                 ErrorCode::TableExists,

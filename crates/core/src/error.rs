@@ -93,9 +93,13 @@ impl Error {
     pub fn from_sql(err: lance::Error, sql: &str, what: &str) -> Self {
         let text = err.to_string();
         let code = if let Some(column) = unknown_column_in(&text) {
+            let column = crate::sql_text::quoted(&column);
             return Self::new(
                 ErrorCode::ColumnNotFound,
-                format!("{what} `{sql}` names column `{column}`, which the table does not have"),
+                format!(
+                    "{what} `{}` names column `{column}`, which the table does not have",
+                    crate::sql_text::quoted(sql)
+                ),
             )
             .with_source(err);
         } else if matches!(err, lance::Error::IO { .. }) {
@@ -106,8 +110,9 @@ impl Error {
         Self::new(
             code,
             format!(
-                "{what} `{sql}` is not valid SQL for this table: {}",
-                first_line(&text)
+                "{what} `{}` is not valid SQL for this table: {}",
+                crate::sql_text::quoted(sql),
+                crate::sql_text::quoted(&first_line(&text))
             ),
         )
         .with_source(err)

@@ -65,6 +65,7 @@ fn align_batch(batch: &RecordBatch, target: &Schema, coverage: Coverage) -> Resu
             }
         };
         let column = conform(name, column, target_field.data_type())?;
+        check_finite_vectors(name, &column)?;
         if !target_field.is_nullable() && column.null_count() > 0 {
             return Err(Error::schema_mismatch(format!(
                 "column `{name}` is not nullable but the data has {} null value(s)",
@@ -76,6 +77,62 @@ fn align_batch(batch: &RecordBatch, target: &Schema, coverage: Coverage) -> Resu
     }
     let schema: SchemaRef = Arc::new(Schema::new_with_metadata(fields, target.metadata().clone()));
     Ok(RecordBatch::try_new(schema, columns)?)
+}
+
+/// Rejects NaN and infinite values in the vector columns of `batches` (data that is not
+/// aligned to an existing schema: new tables and overwrites).
+pub(crate) fn check_batches_finite(batches: &[RecordBatch]) -> Result<()> {
+    for batch in batches {
+        for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+            check_finite_vectors(field.name(), column)?;
+        }
+    }
+    Ok(())
+}
+
+/// Vectors with NaN or infinite values poison every distance computed from them, so vector
+/// columns (fixed-size lists of floats) must hold finite values only.
+fn check_finite_vectors(name: &str, column: &ArrayRef) -> Result<()> {
+    let DataType::FixedSizeList(_, dim) = column.data_type() else {
+        return Ok(());
+    };
+    let list = column
+        .as_any()
+        .downcast_ref::<arrow_array::FixedSizeListArray>()
+        .expect("a FixedSizeList type is a FixedSizeListArray");
+    let values = list.values();
+    let bad = match values.data_type() {
+        DataType::Float32 => first_non_finite(
+            values
+                .as_any()
+                .downcast_ref::<arrow_array::Float32Array>()
+                .expect("Float32 values")
+                .iter()
+                .map(|v| v.map(f64::from)),
+        ),
+        DataType::Float64 => first_non_finite(
+            values
+                .as_any()
+                .downcast_ref::<arrow_array::Float64Array>()
+                .expect("Float64 values")
+                .iter(),
+        ),
+        _ => None,
+    };
+    match bad {
+        Some((index, value)) => Err(Error::schema_mismatch(format!(
+            "column `{name}` holds vectors, and the vector of row {} has a non-finite value ({value}); vectors must hold finite numbers",
+            index / (*dim).max(1) as usize
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The position and value of the first NaN or infinite value.
+fn first_non_finite(values: impl Iterator<Item = Option<f64>>) -> Option<(usize, f64)> {
+    values
+        .enumerate()
+        .find_map(|(i, v)| v.filter(|v| !v.is_finite()).map(|v| (i, v)))
 }
 
 /// Relabels `column` to `target` when the two differ only in nested field names/nullability;
@@ -206,6 +263,24 @@ mod tests {
         ]);
         let err = align_batches(vec![extra], &target(), Coverage::Subset).unwrap_err();
         assert!(err.message.contains("zzz"));
+    }
+
+    #[test]
+    fn rejects_non_finite_vectors() {
+        use arrow_array::{FixedSizeListArray, Float32Array};
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            let item = Arc::new(Field::new("item", DataType::Float32, true));
+            let values = Float32Array::from(vec![0.0, 1.0, 2.0, bad]);
+            let v: ArrayRef = Arc::new(FixedSizeListArray::new(item, 2, Arc::new(values), None));
+            let b = batch(vec![
+                ("id", Arc::new(Int64Array::from(vec![1, 2])) as ArrayRef),
+                ("v", v),
+            ]);
+            let err = align_batches(vec![b.clone()], &target(), Coverage::AllColumns).unwrap_err();
+            assert_eq!(err.code, crate::ErrorCode::SchemaMismatch);
+            assert!(err.message.contains("row 1"), "{}", err.message);
+            assert!(check_batches_finite(&[b]).is_err());
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ use lance::Dataset;
 use lance_linalg::distance::DistanceType;
 
 use crate::error::{Error, ErrorCode, Result};
+use crate::sql_text::check_single_expression;
 use crate::table::TableHandle;
 
 /// Default number of neighbours, as in LanceDB.
@@ -51,10 +52,13 @@ impl TableHandle {
     pub async fn count_rows(&self, filter: Option<&str>) -> Result<u64> {
         let dataset = self.view().await?;
         let count = match filter {
-            Some(filter) => dataset
-                .count_rows(Some(filter.to_string()))
-                .await
-                .map_err(|e| Error::from_sql(e, filter, "the filter"))?,
+            Some(filter) => {
+                check_single_expression(filter, "the filter")?;
+                dataset
+                    .count_rows(Some(filter.to_string()))
+                    .await
+                    .map_err(|e| Error::from_sql(e, filter, "the filter"))?
+            }
             None => dataset.count_rows(None).await?,
         };
         Ok(count as u64)
@@ -85,8 +89,15 @@ async fn scan(dataset: &Dataset, request: &QueryRequest) -> Result<DatasetRecord
         scanner.project(columns)?;
     }
     if let Some(filter) = &request.filter {
+        check_single_expression(filter, "the filter")?;
         scanner
             .filter(filter)
+            .map_err(|e| Error::from_sql(e, filter, "the filter"))?;
+        // Planning resolves the filter's columns; without it, a bad filter surfaces only as
+        // a failed batch in the middle of the stream.
+        scanner
+            .explain_plan(false)
+            .await
             .map_err(|e| Error::from_sql(e, filter, "the filter"))?;
     }
     let to_i64 = |n: Option<u64>| n.map(|n| i64::try_from(n).unwrap_or(i64::MAX));

@@ -16,8 +16,12 @@ use lance::Dataset;
 
 use crate::commit_note::{write_side_note, CommitNote, OperationRecord};
 use crate::error::{Error, ErrorCode, Result};
-use crate::input::{align_batches, check_not_empty, Coverage};
+use crate::input::{align_batches, check_batches_finite, check_not_empty, Coverage};
+use crate::sql_text::check_single_expression;
 use crate::table::TableHandle;
+
+/// How often an append rebases onto newer versions before giving up.
+const APPEND_COMMIT_ATTEMPTS: u32 = 10_000;
 
 /// The version a write created and the rows it touched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -137,9 +141,16 @@ impl TableHandle {
                 let batches = align_batches(batches, &schema, Coverage::AllColumns)?;
                 let properties = OperationRecord::new("append").properties(note, &counts);
                 let params = self.write_params(WriteMode::Append, properties);
-                InsertBuilder::new(WriteDestination::Dataset(current))
+                let tx = InsertBuilder::new(WriteDestination::Dataset(current.clone()))
                     .with_params(&params)
-                    .execute(batches)
+                    .execute_uncommitted(batches)
+                    .await?;
+                // Appends never conflict with each other; they only have to rebase past every
+                // commit that landed first, which under many writers takes more than lance's
+                // default 20 attempts.
+                CommitBuilder::new(current)
+                    .with_max_retries(APPEND_COMMIT_ATTEMPTS)
+                    .execute(tx)
                     .await?
             }
             AddMode::Overwrite => {
@@ -149,6 +160,7 @@ impl TableHandle {
                     ));
                 };
                 check_not_empty(&schema)?;
+                check_batches_finite(&batches)?;
                 counts.rows_deleted = current.count_rows(None).await? as u64;
                 let properties = OperationRecord::new("overwrite").properties(note, &counts);
                 let params = self.write_params(WriteMode::Overwrite, properties);
@@ -178,11 +190,13 @@ impl TableHandle {
         let schema = current.schema().clone();
         let mut builder = UpdateBuilder::new(current);
         if let Some(filter) = filter {
+            check_single_expression(filter, "the filter")?;
             builder = builder
                 .update_where(filter)
                 .map_err(|e| Error::from_sql(e, filter, "the filter"))?;
         }
         for (column, expression) in assignments {
+            check_single_expression(expression, "the value")?;
             if schema.field(column).is_none() {
                 return Err(Error::new(
                     ErrorCode::ColumnNotFound,
@@ -214,6 +228,7 @@ impl TableHandle {
                 "delete() needs a predicate; use \"true\" to delete every row",
             ));
         }
+        check_single_expression(predicate, "the predicate")?;
         let _guard = self.write_lock.lock().await;
         let current = self.writable().await?;
         // Parse first so a bad predicate is reported as such, not as an execution failure.
@@ -299,6 +314,20 @@ impl TableHandle {
                 ));
             }
         }
+        for condition in [
+            &spec.when_matched_update_all_where,
+            &spec.when_not_matched_by_source_delete_where,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            check_single_expression(condition, "the condition")?;
+        }
+        if batches.iter().all(|b| b.num_rows() == 0) {
+            return Err(Error::invalid_argument(
+                "mergeInsert() got no rows; nothing was written",
+            ));
+        }
         let batches = align_batches(batches, &schema, Coverage::Subset)?;
         if let Some(batch) = batches.first() {
             for key in &spec.on {
@@ -310,8 +339,21 @@ impl TableHandle {
             }
         }
         let record = OperationRecord::new("merge_insert").param("on", spec.on.join(","));
-        self.commit_merge_insert(current, spec, batches, &record, note)
-            .await
+        let mut result = self
+            .commit_merge_insert(current, spec, batches, &record, note)
+            .await?;
+        if result.rows_added > 0 {
+            if let Some(fix) = self.remove_duplicate_inserts(spec, result.version).await? {
+                // Report what the serial order would have done: the duplicated keys were
+                // already there, so they were updated (our rows won) or left alone.
+                result.version = fix.version;
+                result.rows_added -= fix.rows_deleted.min(result.rows_added);
+                if spec.when_matched_update_all {
+                    result.rows_updated += fix.rows_deleted;
+                }
+            }
+        }
+        Ok(result)
     }
 
     /// Runs the merge insert `spec` of `batches` into `base` (retrying on conflicts) as one
@@ -399,6 +441,7 @@ impl TableHandle {
         let transform = match columns {
             NewColumns::Sql(pairs) => {
                 for (_, expression) in &pairs {
+                    check_single_expression(expression, "the expression")?;
                     check_expression(&current, expression)?;
                 }
                 NewColumnTransform::SqlExpressions(pairs)
@@ -571,6 +614,13 @@ fn check_expression(dataset: &Dataset, expression: &str) -> Result<()> {
 fn classify_execution(err: lance::Error) -> Error {
     let text = err.to_string();
     let lower = text.to_lowercase();
+    if lower.contains("ambiguous merge insert") {
+        return Error::new(
+            ErrorCode::MergeConflict,
+            "the mergeInsert() data has several rows with the same key; keep one row per key",
+        )
+        .with_source(err);
+    }
     if lower.contains("cannot cast") || lower.contains("cast error") {
         return Error::schema_mismatch(format!(
             "a value does not fit its column: {}",

@@ -191,3 +191,43 @@ async fn connection_errors() {
     conn.drop_table("quotes").await.unwrap();
     assert!(conn.table_names().await.unwrap().is_empty());
 }
+
+/// lance-format/lance#4585: two writers insert the same new key, each planned against a
+/// version without it. palimpsest must not leave the key twice.
+#[tokio::test]
+async fn concurrent_inserts_of_one_key_leave_one_row() {
+    for update_all in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = connection(&dir);
+        let first = create_quotes(&conn).await;
+        let second = conn.open_table("quotes", None).await.unwrap();
+        let spec = MergeInsertSpec {
+            on: vec!["id".into()],
+            when_matched_update_all: update_all,
+            when_not_matched_insert_all: true,
+            ..Default::default()
+        };
+        let note = CommitNote::default();
+        first
+            .merge_insert(&spec, vec![quotes(&[(100, "first", "a")])], &note)
+            .await
+            .unwrap();
+        // `second` still shows version 1, where key 100 does not exist.
+        second
+            .merge_insert(&spec, vec![quotes(&[(100, "second", "b")])], &note)
+            .await
+            .unwrap();
+        let latest = conn.open_table("quotes", None).await.unwrap();
+        let rows: Vec<(i64, String)> = ids_and_authors(&latest)
+            .await
+            .into_iter()
+            .filter(|(id, _)| *id == 100)
+            .collect();
+        let winner = if update_all { "second" } else { "first" };
+        assert_eq!(
+            rows,
+            vec![(100, winner.to_string())],
+            "update_all={update_all}"
+        );
+    }
+}
