@@ -65,9 +65,11 @@ impl Connection {
             }
             (None, None) => dataset.version_id().into(),
         };
-        let cloned = dataset
+        dataset
             .shallow_clone(&self.table_uri(name), reference, self.store_params())
             .await?;
+        // Reopened so the clone's handle commits through palimpsest's commit handler.
+        let cloned = self.load(name, None).await?;
         Ok(TableHandle::new(name, self.clone(), cloned))
     }
 }

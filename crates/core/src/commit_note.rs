@@ -2,13 +2,10 @@
 //! own account of the operation (its kind, parameters and row counts).
 //!
 //! Everything goes into the version's own commit (lance's transaction properties) so any Lance
-//! reader keeps it. lance 14 offers no way to attach properties to `update` and to schema
-//! changes; for those the same map is written next to the version, in
-//! `_palimpsest/notes/<version>.json`, right after the commit.
+//! reader keeps it: through lance's write options where it has them, and through palimpsest's
+//! commit handler (`commit_hook`) for `update` and schema changes, where it has none.
 
 use std::collections::{BTreeMap, HashMap};
-
-use lance::Dataset;
 
 use crate::error::{Error, Result};
 use crate::writes::WriteResult;
@@ -104,42 +101,4 @@ impl OperationRecord {
         map.insert(ROWS_DELETED.into(), counts.rows_deleted.to_string());
         map
     }
-}
-
-fn notes_path(dataset: &Dataset, version: u64) -> object_store::path::Path {
-    dataset
-        .branch_location()
-        .path
-        .join("_palimpsest")
-        .join("notes")
-        .join(format!("{version}.json").as_str())
-}
-
-/// Writes the note of a version whose commit could not carry properties. A failure here does
-/// not undo the committed write, so it is reported to the caller as a lost note, not raised.
-pub(crate) async fn write_side_note(
-    dataset: &Dataset,
-    properties: &HashMap<String, String>,
-) -> Result<()> {
-    let sorted: BTreeMap<_, _> = properties.iter().collect();
-    let bytes = serde_json::to_vec(&sorted)
-        .map_err(|e| Error::internal(format!("could not encode a commit note: {e}")))?;
-    let store = dataset.object_store(None).await?;
-    store
-        .put(&notes_path(dataset, dataset.version_id()), &bytes)
-        .await?;
-    Ok(())
-}
-
-/// The side note of `version`, if one was written.
-pub(crate) async fn read_side_note(
-    dataset: &Dataset,
-    version: u64,
-) -> Option<HashMap<String, String>> {
-    let store = dataset.object_store(None).await.ok()?;
-    let bytes = store
-        .read_one_all(&notes_path(dataset, version))
-        .await
-        .ok()?;
-    serde_json::from_slice(&bytes).ok()
 }

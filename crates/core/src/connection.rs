@@ -11,6 +11,7 @@ use lance::dataset::{WriteMode, WriteParams};
 use lance::io::{ObjectStoreParams, StorageOptionsAccessor};
 use lance::Dataset;
 
+use crate::commit_hook::commit_handler;
 use crate::commit_note::{CommitNote, OperationRecord};
 use crate::error::{Error, ErrorCode, Result};
 use crate::input::{check_batches_finite, check_not_empty};
@@ -179,7 +180,9 @@ impl Connection {
                 counts.rows_deleted = existing.count_rows(None).await?;
             }
         }
+        let uri = self.table_uri(name);
         let params = WriteParams {
+            commit_handler: Some(commit_handler(&uri, &self.store_params()).await?),
             transaction_properties: Some(Arc::new(
                 OperationRecord::new(operation).properties(note, &counts),
             )),
@@ -192,7 +195,7 @@ impl Connection {
             ..Default::default()
         };
         let reader = arrow_array::RecordBatchIterator::new(batches.into_iter().map(Ok), schema);
-        let dataset = Dataset::write(reader, self.table_uri(name).as_str(), Some(params)).await?;
+        let dataset = Dataset::write(reader, uri.as_str(), Some(params)).await?;
         Ok(TableHandle::new(name, self.clone(), dataset))
     }
 
@@ -211,8 +214,11 @@ impl Connection {
     }
 
     pub(crate) async fn load(&self, name: &str, version: Option<u64>) -> Result<Dataset> {
-        let mut builder = lance::dataset::builder::DatasetBuilder::from_uri(self.table_uri(name))
-            .with_storage_options(self.storage_options.clone());
+        let uri = self.table_uri(name);
+        let handler = commit_handler(&uri, &self.store_params()).await?;
+        let mut builder = lance::dataset::builder::DatasetBuilder::from_uri(uri)
+            .with_storage_options(self.storage_options.clone())
+            .with_commit_handler(handler);
         if let Some(version) = version {
             builder = builder.with_version(version);
         }

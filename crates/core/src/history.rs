@@ -12,8 +12,7 @@ use lance::dataset::transaction::Operation;
 use lance::Dataset;
 
 use crate::commit_note::{
-    read_side_note, MESSAGE, OPERATION, PARAM_PREFIX, RESERVED_PREFIX, ROWS_ADDED, ROWS_DELETED,
-    ROWS_UPDATED,
+    MESSAGE, OPERATION, PARAM_PREFIX, RESERVED_PREFIX, ROWS_ADDED, ROWS_DELETED, ROWS_UPDATED,
 };
 use crate::error::Result;
 use crate::table::TableHandle;
@@ -108,7 +107,7 @@ async fn recorded_properties(dataset: &Dataset, version: u64) -> Recorded {
         .await
         .ok()
         .and_then(|vt| vt.transaction);
-    let (lance_operation, mut properties) = match transaction {
+    let (lance_operation, properties) = match transaction {
         Some(tx) => (
             Some(tx.operation),
             tx.transaction_properties
@@ -117,11 +116,6 @@ async fn recorded_properties(dataset: &Dataset, version: u64) -> Recorded {
         ),
         None => (None, HashMap::new()),
     };
-    if !properties.contains_key(OPERATION) {
-        if let Some(note) = read_side_note(dataset, version).await {
-            properties.extend(note);
-        }
-    }
     Recorded {
         lance_operation,
         properties,
@@ -139,7 +133,8 @@ fn describe(info: &mut VersionInfo, recorded: Recorded, previous_live: Option<u6
     if let Some(operation) = properties.get(OPERATION) {
         info.operation = operation.clone();
         info.rows_added = count(ROWS_ADDED, &properties);
-        info.rows_updated = count(ROWS_UPDATED, &properties);
+        info.rows_updated = count(ROWS_UPDATED, &properties)
+            .or_else(|| lance_operation.as_ref().and_then(rewritten_rows));
         info.rows_deleted = count(ROWS_DELETED, &properties);
         info.message = properties.get(MESSAGE).cloned();
         for (key, value) in &properties {
@@ -202,6 +197,19 @@ fn describe_foreign(info: &mut VersionInfo, operation: Option<&Operation>, befor
             other => to_snake_case(other.name()),
         },
     };
+}
+
+/// Rows an update rewrote: the rows of the fragments it wrote.
+fn rewritten_rows(operation: &Operation) -> Option<u64> {
+    match operation {
+        Operation::Update { new_fragments, .. } => Some(
+            new_fragments
+                .iter()
+                .map(|f| f.physical_rows.unwrap_or(0) as u64)
+                .sum(),
+        ),
+        _ => None,
+    }
 }
 
 fn live_rows(metadata: &BTreeMap<String, String>) -> Option<u64> {

@@ -3,6 +3,7 @@
 
 mod branches;
 mod clone;
+mod commit_hook;
 mod commit_note;
 mod connection;
 mod dedupe;

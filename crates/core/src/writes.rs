@@ -14,7 +14,8 @@ use lance::dataset::{
 };
 use lance::Dataset;
 
-use crate::commit_note::{write_side_note, CommitNote, OperationRecord};
+use crate::commit_hook::{commit_handler, with_commit_properties};
+use crate::commit_note::{CommitNote, OperationRecord, ROWS_UPDATED};
 use crate::error::{Error, ErrorCode, Result};
 use crate::input::{align_batches, check_batches_finite, check_not_empty, Coverage};
 use crate::sql_text::check_single_expression;
@@ -89,31 +90,20 @@ impl TableHandle {
         version
     }
 
-    fn write_params(&self, mode: WriteMode, properties: HashMap<String, String>) -> WriteParams {
-        WriteParams {
+    async fn write_params(
+        &self,
+        mode: WriteMode,
+        properties: HashMap<String, String>,
+    ) -> Result<WriteParams> {
+        let store_params = self.connection().store_params();
+        Ok(WriteParams {
             mode,
             enable_stable_row_ids: true,
-            store_params: self.connection().store_params(),
+            commit_handler: Some(commit_handler(&self.uri(), &store_params).await?),
+            store_params,
             transaction_properties: Some(Arc::new(properties)),
             ..Default::default()
-        }
-    }
-
-    /// Moves to `dataset` and records `record` beside it, for writes whose lance API cannot
-    /// put properties into the commit itself.
-    async fn finish_with_side_note(
-        &self,
-        dataset: Dataset,
-        record: OperationRecord,
-        note: &CommitNote,
-        mut result: WriteResult,
-    ) -> Result<WriteResult> {
-        result.version = dataset.version_id();
-        let properties = record.properties(note, &result);
-        // The write is committed either way; a lost note only loses the log entry's detail.
-        let _ = write_side_note(&dataset, &properties).await;
-        self.advance(dataset).await;
-        Ok(result)
+        })
     }
 
     pub async fn add(
@@ -140,7 +130,7 @@ impl TableHandle {
                 let schema = Schema::from(current.schema());
                 let batches = align_batches(batches, &schema, Coverage::AllColumns)?;
                 let properties = OperationRecord::new("append").properties(note, &counts);
-                let params = self.write_params(WriteMode::Append, properties);
+                let params = self.write_params(WriteMode::Append, properties).await?;
                 let tx = InsertBuilder::new(WriteDestination::Dataset(current.clone()))
                     .with_params(&params)
                     .execute_uncommitted(batches)
@@ -163,7 +153,7 @@ impl TableHandle {
                 check_batches_finite(&batches)?;
                 counts.rows_deleted = current.count_rows(None).await? as u64;
                 let properties = OperationRecord::new("overwrite").properties(note, &counts);
-                let params = self.write_params(WriteMode::Overwrite, properties);
+                let params = self.write_params(WriteMode::Overwrite, properties).await?;
                 let reader = RecordBatchIterator::new(batches.into_iter().map(Ok), schema);
                 Dataset::write(reader, WriteDestination::Dataset(current), Some(params)).await?
             }
@@ -208,17 +198,23 @@ impl TableHandle {
                 .map_err(|e| Error::from_sql(e, expression, "the value"))?;
         }
         let job = builder.build()?;
-        let result = job.execute().await.map_err(classify_execution)?;
         let mut record = OperationRecord::new("update").param("columns", column_list(assignments));
         if let Some(filter) = filter {
             record = record.param("predicate", filter);
         }
-        let counts = WriteResult {
+        // The updated count is not known before the commit; the log reads it from the
+        // transaction's rewritten fragments.
+        let mut properties = record.properties(note, &WriteResult::default());
+        properties.remove(ROWS_UPDATED);
+        let result = with_commit_properties(properties, job.execute())
+            .await
+            .map_err(classify_execution)?;
+        let version = self.advance(result.new_dataset.as_ref().clone()).await;
+        Ok(WriteResult {
+            version,
             rows_updated: result.rows_updated,
             ..Default::default()
-        };
-        self.finish_with_side_note(result.new_dataset.as_ref().clone(), record, note, counts)
-            .await
+        })
     }
 
     pub async fn delete(&self, predicate: &str, note: &CommitNote) -> Result<WriteResult> {
@@ -404,7 +400,9 @@ impl TableHandle {
         note: &CommitNote,
         counts: WriteResult,
     ) -> Result<WriteResult> {
-        let params = self.write_params(WriteMode::Overwrite, record.properties(note, &counts));
+        let params = self
+            .write_params(WriteMode::Overwrite, record.properties(note, &counts))
+            .await?;
         let schema = batch.schema();
         let reader = RecordBatchIterator::new(vec![Ok(batch)], schema);
         let dataset = Dataset::write(reader, WriteDestination::Dataset(base), Some(params)).await?;
@@ -456,13 +454,15 @@ impl TableHandle {
                 NewColumnTransform::AllNulls(schema)
             }
         };
-        let mut dataset = current.as_ref().clone();
-        dataset
-            .add_columns(transform, None, None)
-            .await
-            .map_err(classify_execution)?;
         let record = OperationRecord::new("add_columns").param("columns", names.join(","));
-        self.schema_write(dataset, record, note).await
+        let mut dataset = current.as_ref().clone();
+        with_commit_properties(
+            record.properties(note, &WriteResult::default()),
+            dataset.add_columns(transform, None, None),
+        )
+        .await
+        .map_err(classify_execution)?;
+        Ok(self.schema_write(dataset).await)
     }
 
     pub async fn alter_columns(
@@ -498,14 +498,16 @@ impl TableHandle {
                 data_type: c.data_type.clone(),
             })
             .collect();
-        let mut dataset = current.as_ref().clone();
-        dataset
-            .alter_columns(&alterations)
-            .await
-            .map_err(classify_execution)?;
         let paths: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
         let record = OperationRecord::new("alter_columns").param("columns", paths.join(","));
-        self.schema_write(dataset, record, note).await
+        let mut dataset = current.as_ref().clone();
+        with_commit_properties(
+            record.properties(note, &WriteResult::default()),
+            dataset.alter_columns(&alterations),
+        )
+        .await
+        .map_err(classify_execution)?;
+        Ok(self.schema_write(dataset).await)
     }
 
     pub async fn drop_columns(&self, names: &[String], note: &CommitNote) -> Result<WriteResult> {
@@ -531,20 +533,21 @@ impl TableHandle {
             ));
         }
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        let mut dataset = current.as_ref().clone();
-        dataset.drop_columns(&refs).await?;
         let record = OperationRecord::new("drop_columns").param("columns", names.join(","));
-        self.schema_write(dataset, record, note).await
+        let mut dataset = current.as_ref().clone();
+        with_commit_properties(
+            record.properties(note, &WriteResult::default()),
+            dataset.drop_columns(&refs),
+        )
+        .await?;
+        Ok(self.schema_write(dataset).await)
     }
 
-    async fn schema_write(
-        &self,
-        dataset: Dataset,
-        record: OperationRecord,
-        note: &CommitNote,
-    ) -> Result<WriteResult> {
-        self.finish_with_side_note(dataset, record, note, WriteResult::default())
-            .await
+    async fn schema_write(&self, dataset: Dataset) -> WriteResult {
+        WriteResult {
+            version: self.advance(dataset).await,
+            ..Default::default()
+        }
     }
 }
 

@@ -101,6 +101,17 @@ async fn every_write_says_what_it_did() {
     assert_eq!(entry(&log, 7).message, None);
     assert_eq!(entry(&log, 8).parameters["restored_from"], "3");
     assert_eq!(entry(&log, 8).message.as_deref(), Some("undo"));
+    // The notes are in the commits themselves: plain lance (no palimpsest) reads them.
+    let plain = lance::Dataset::open(&table.uri()).await.unwrap();
+    for (version, message) in [(2, "relabel Rick"), (6, "derive len"), (8, "undo")] {
+        let tx = plain
+            .read_transaction_by_version(version)
+            .await
+            .unwrap()
+            .unwrap();
+        let props = tx.transaction_properties.unwrap();
+        assert_eq!(props["palimpsest.message"], message, "version {version}");
+    }
     // Reserved keys never leak into the caller's properties.
     assert!(log
         .iter()
