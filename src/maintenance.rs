@@ -23,6 +23,7 @@ pub struct OptimizeOut {
     pub versions_removed: Vec<i64>,
     pub versions_protected: Vec<i64>,
     pub bytes_removed: f64,
+    pub indices_optimized: bool,
 }
 
 impl From<OptimizeReport> for OptimizeOut {
@@ -35,6 +36,7 @@ impl From<OptimizeReport> for OptimizeOut {
             versions_removed: ints(r.versions_removed),
             versions_protected: ints(r.versions_protected),
             bytes_removed: r.bytes_removed as f64,
+            indices_optimized: r.indices_optimized,
         }
     }
 }

@@ -3,19 +3,16 @@
 use std::sync::Arc;
 
 use arrow_schema::Schema;
-use napi::bindgen_prelude::Float32Array;
 use napi_derive::napi;
 use palimpsest_core::{
-    parse_distance_type, AddMode, ColumnChange, MergeInsertSpec, NewColumns, QueryRequest,
-    TableHandle, VectorRequest, WriteResult, DEFAULT_TOP_K,
+    AddMode, ColumnChange, MergeInsertSpec, NewColumns, TableHandle, WriteResult,
 };
 
 use crate::connection::version_arg;
 use crate::error::{guarded, invalid_argument};
 use crate::history::{commit_note, WriteNote};
 use crate::schema_json::{schema_from_json, schema_to_json, type_from_json};
-use crate::stream::NativeBatchStream;
-use crate::wire::{batches_from_wire, batches_to_wire, WireBatchIn, WireBatchOut};
+use crate::wire::{batches_from_wire, WireBatchIn};
 
 #[napi(object)]
 pub struct WriteSummary {
@@ -54,24 +51,6 @@ pub struct ColumnAlterationArg {
     pub data_type: Option<String>,
 }
 
-#[napi(object)]
-pub struct VectorQueryArg {
-    pub column: Option<String>,
-    pub values: Float32Array,
-    pub k: Option<u32>,
-    pub distance_type: Option<String>,
-}
-
-#[napi(object)]
-pub struct QueryArg {
-    pub filter: Option<String>,
-    pub columns: Option<Vec<String>>,
-    pub limit: Option<i64>,
-    pub offset: Option<i64>,
-    pub with_row_id: Option<bool>,
-    pub vector: Option<VectorQueryArg>,
-}
-
 #[napi]
 pub struct NativeTable {
     inner: Arc<TableHandle>,
@@ -87,44 +66,6 @@ impl NativeTable {
     pub(crate) fn handle(&self) -> &TableHandle {
         &self.inner
     }
-}
-
-fn count_arg(name: &str, value: Option<i64>) -> napi::Result<Option<u64>> {
-    value
-        .map(|v| {
-            u64::try_from(v)
-                .map_err(|_| invalid_argument(format!("{name} must be 0 or more, got {v}")))
-        })
-        .transpose()
-}
-
-fn query_request(arg: QueryArg) -> napi::Result<QueryRequest> {
-    let limit = count_arg("limit", arg.limit)?;
-    let vector = match arg.vector {
-        Some(v) => Some(VectorRequest {
-            column: v.column,
-            values: v.values.to_vec(),
-            k: v.k
-                .map(|k| k as usize)
-                .or(limit.map(|l| l as usize))
-                .unwrap_or(DEFAULT_TOP_K),
-            distance_type: v
-                .distance_type
-                .as_deref()
-                .map(parse_distance_type)
-                .transpose()
-                .map_err(crate::error::to_napi)?,
-        }),
-        None => None,
-    };
-    Ok(QueryRequest {
-        filter: arg.filter,
-        columns: arg.columns,
-        limit,
-        offset: count_arg("offset", arg.offset)?,
-        with_row_id: arg.with_row_id.unwrap_or(false),
-        vector,
-    })
 }
 
 #[napi]
@@ -305,20 +246,6 @@ impl NativeTable {
         guarded(self.inner.drop_columns(&names, &commit_note(note)))
             .await
             .map(Into::into)
-    }
-
-    #[napi]
-    pub async fn query(&self, request: QueryArg) -> napi::Result<Vec<WireBatchOut>> {
-        let request = query_request(request)?;
-        let batches = guarded(self.inner.query(&request)).await?;
-        batches_to_wire(batches)
-    }
-
-    #[napi]
-    pub async fn query_stream(&self, request: QueryArg) -> napi::Result<NativeBatchStream> {
-        let request = query_request(request)?;
-        let stream = guarded(self.inner.query_stream(&request)).await?;
-        Ok(NativeBatchStream::new(stream))
     }
 
     #[napi]

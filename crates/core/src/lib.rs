@@ -10,6 +10,8 @@ mod dedupe;
 mod diff;
 mod error;
 mod history;
+mod hybrid;
+mod indexes;
 mod input;
 mod maintenance;
 mod merge;
@@ -29,11 +31,14 @@ pub use connection::{Connection, CreateMode, DEFAULT_CONFLICT_RETRIES};
 pub use diff::{DiffStrategy, TableDiff};
 pub use error::{first_line, Error, ErrorCode, Result};
 pub use history::VersionInfo;
+pub use indexes::{IndexInfo, IndexSpec, IndexStats};
 pub use input::{align_batches, Coverage};
 pub use maintenance::{OptimizeOptions, OptimizeReport};
 pub use merge::ConflictResolution;
 pub use names::validate_table_name;
-pub use query::{parse_distance_type, BatchStream, QueryRequest, VectorRequest, DEFAULT_TOP_K};
+pub use query::{
+    parse_distance_type, BatchStream, FullTextRequest, QueryRequest, VectorRequest, DEFAULT_TOP_K,
+};
 pub use row_history::{RowChange, RowEvent};
 pub use table::TableHandle;
 pub use tags::TagInfo;

@@ -1,4 +1,4 @@
-//! `optimize`: compaction, and pruning of old versions only when the caller asks for it.
+//! `optimize`: compaction, index updates, and pruning of old versions only when the caller asks for it.
 //!
 //! History is never removed silently. Pruning takes versions of the current branch that are
 //! older than a cutoff and/or beyond the newest N, and always keeps the latest version, every
@@ -10,9 +10,12 @@ use std::sync::Arc;
 
 use lance::dataset::cleanup::CleanupPolicy;
 use lance::dataset::optimize::{compact_files, CompactionOptions};
+use lance::index::DatasetIndexExt;
 use lance::Dataset;
+use lance_index::optimize::OptimizeOptions as IndexOptimizeOptions;
 
 use crate::branches::MAIN_BRANCH;
+use crate::commit_hook::with_commit_properties;
 use crate::commit_note::{CommitNote, OperationRecord};
 use crate::error::{Error, Result};
 use crate::table::TableHandle;
@@ -39,6 +42,8 @@ pub struct OptimizeReport {
     /// Versions that qualified for removal but were kept: tagged or branch fork points.
     pub versions_protected: Vec<u64>,
     pub bytes_removed: u64,
+    /// Whether indexes were brought up to date with rows added since they were built.
+    pub indices_optimized: bool,
 }
 
 impl TableHandle {
@@ -67,6 +72,17 @@ impl TableHandle {
             let metrics = compact_files(&mut dataset, compaction, None).await?;
             report.fragments_removed = metrics.fragments_removed as u64;
             report.fragments_added = metrics.fragments_added as u64;
+        }
+        // Rows added since an index was built are searched exhaustively until the index
+        // covers them; fold them in.
+        if !dataset.load_indices().await?.is_empty() {
+            let record = OperationRecord::new("optimize_indices");
+            with_commit_properties(
+                record.properties(note, &WriteResult::default()),
+                dataset.optimize_indices(&IndexOptimizeOptions::default()),
+            )
+            .await?;
+            report.indices_optimized = true;
         }
         if options.cleanup_older_than_ms.is_some() || options.keep_versions.is_some() {
             self.prune(&dataset, options, &mut report).await?;

@@ -3,11 +3,12 @@
 use arrow_array::{Float32Array, RecordBatch};
 use arrow_schema::DataType;
 use futures::{StreamExt, TryStreamExt};
-use lance::dataset::scanner::DatasetRecordBatchStream;
+use lance::dataset::scanner::{DatasetRecordBatchStream, Scanner};
 use lance::Dataset;
+use lance_index::scalar::FullTextSearchQuery;
 use lance_linalg::distance::DistanceType;
 
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{first_line, Error, ErrorCode, Result};
 use crate::sql_text::check_single_expression;
 use crate::table::TableHandle;
 
@@ -22,15 +23,36 @@ pub struct QueryRequest {
     pub offset: Option<u64>,
     pub with_row_id: bool,
     pub vector: Option<VectorRequest>,
+    pub full_text: Option<FullTextRequest>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct VectorRequest {
     /// The vector column; inferred when the table has exactly one.
     pub column: Option<String>,
     pub values: Vec<f32>,
     pub k: usize,
     pub distance_type: Option<DistanceType>,
+    /// IVF partitions to search.
+    pub nprobes: Option<usize>,
+    /// Re-rank `k * refine_factor` candidates with exact distances.
+    pub refine_factor: Option<u32>,
+    /// HNSW search breadth.
+    pub ef: Option<usize>,
+    /// Filter after the search instead of before (faster, may return fewer than k rows).
+    pub postfilter: bool,
+    /// Exact search even when an index exists.
+    pub bypass_index: bool,
+    /// Keep results with `lower <= _distance < upper`.
+    pub distance_range: Option<(Option<f32>, Option<f32>)>,
+}
+
+/// A full-text search over columns with an inverted (FTS) index.
+#[derive(Debug, Clone, Default)]
+pub struct FullTextRequest {
+    pub query: String,
+    /// Columns to search; all FTS-indexed columns when `None`.
+    pub columns: Option<Vec<String>>,
 }
 
 /// A stream of result batches that owns what it reads from.
@@ -70,12 +92,32 @@ impl TableHandle {
 
     pub async fn query_stream(&self, request: &QueryRequest) -> Result<BatchStream> {
         let dataset = self.view().await?;
+        if request.vector.is_some() && request.full_text.is_some() {
+            let batch = crate::hybrid::hybrid_search(&dataset, request).await?;
+            return Ok(futures::stream::once(async { Ok(batch) }).boxed());
+        }
         let stream = scan(&dataset, request).await?;
         Ok(stream.map(|batch| batch.map_err(Error::from)).boxed())
     }
+
+    /// How lance would run `request`: the physical plan, for checking index use.
+    pub async fn explain_plan(&self, request: &QueryRequest, verbose: bool) -> Result<String> {
+        let dataset = self.view().await?;
+        let scanner = configure(&dataset, request).await?;
+        Ok(scanner.explain_plan(verbose).await?)
+    }
 }
 
-async fn scan(dataset: &Dataset, request: &QueryRequest) -> Result<DatasetRecordBatchStream> {
+pub(crate) async fn scan(
+    dataset: &Dataset,
+    request: &QueryRequest,
+) -> Result<DatasetRecordBatchStream> {
+    let scanner = configure(dataset, request).await?;
+    Ok(scanner.try_into_stream().await?)
+}
+
+/// A scanner set up for `request`: projection, filter, vector or full-text search, limits.
+async fn configure(dataset: &Dataset, request: &QueryRequest) -> Result<Scanner> {
     let mut scanner = dataset.scan();
     if let Some(columns) = &request.columns {
         for column in columns {
@@ -104,26 +146,59 @@ async fn scan(dataset: &Dataset, request: &QueryRequest) -> Result<DatasetRecord
     if let Some(vector) = &request.vector {
         let column = vector_column(dataset, vector)?;
         let query = Float32Array::from(vector.values.clone());
-        // Filter first, as LanceDB does: a filtered search still returns k rows when k match.
-        scanner.prefilter(true);
+        // Filter first by default, as LanceDB does: a filtered search still returns k rows
+        // when k match.
+        scanner.prefilter(!vector.postfilter);
         scanner.nearest(&column, &query, vector.k)?;
         if let Some(distance) = vector.distance_type {
             scanner.distance_metric(distance);
         }
-        if request.limit.is_some() || request.offset.is_some() {
-            scanner.limit(to_i64(request.limit), to_i64(request.offset))?;
+        if let Some(n) = vector.nprobes {
+            scanner.nprobes(n);
         }
-    } else if request.limit.is_some() || request.offset.is_some() {
+        if let Some(factor) = vector.refine_factor {
+            scanner.refine(factor);
+        }
+        if let Some(ef) = vector.ef {
+            scanner.ef(ef);
+        }
+        if vector.bypass_index {
+            scanner.use_index(false);
+        }
+        if let Some((lower, upper)) = vector.distance_range {
+            scanner.distance_range(lower, upper);
+        }
+    } else if let Some(text) = &request.full_text {
+        let mut query = FullTextSearchQuery::new(text.query.clone());
+        if let Some(columns) = &text.columns {
+            query = query
+                .with_columns(columns)
+                .map_err(|e| Error::invalid_argument(first_line(&e.to_string())))?;
+        }
+        scanner.full_text_search(query).map_err(full_text_error)?;
+    }
+    if request.limit.is_some() || request.offset.is_some() {
         scanner.limit(to_i64(request.limit), to_i64(request.offset))?;
     }
     if request.with_row_id {
         scanner.with_row_id();
     }
-    Ok(scanner.try_into_stream().await?)
+    Ok(scanner)
+}
+
+fn full_text_error(err: lance::Error) -> Error {
+    let text = first_line(&err.to_string());
+    if text.to_lowercase().contains("index") {
+        return Error::invalid_argument(format!(
+            "full-text search needs an FTS index on the searched column(s); create one with createIndex(column, {{ config: Index.fts() }}) ({text})"
+        ))
+        .with_source(err);
+    }
+    Error::from(err)
 }
 
 /// Resolves and checks the column a vector query searches.
-fn vector_column(dataset: &Dataset, vector: &VectorRequest) -> Result<String> {
+pub(crate) fn vector_column(dataset: &Dataset, vector: &VectorRequest) -> Result<String> {
     if vector.values.is_empty() {
         return Err(Error::invalid_argument("the query vector is empty"));
     }

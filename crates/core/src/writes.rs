@@ -84,7 +84,7 @@ impl TableHandle {
         Ok(state.dataset.clone())
     }
 
-    async fn advance(&self, dataset: Dataset) -> u64 {
+    pub(crate) async fn advance(&self, dataset: Dataset) -> u64 {
         let version = dataset.version_id();
         self.write_state().dataset = Arc::new(dataset);
         version
