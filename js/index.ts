@@ -48,6 +48,16 @@ export {
   VersionNotFoundError,
 } from "./errors";
 export { formatHistory } from "./history";
+export {
+  type CreateIndexOptions,
+  type FtsOptions,
+  type HnswSqOptions,
+  Index,
+  type IndexConfig,
+  type IndexStatistics,
+  type IvfOptions,
+  type IvfPqOptions,
+} from "./indexes";
 export { type MergeClauseOptions, MergeInsertBuilder } from "./merge-insert";
 export type { OptimizeOptions, OptimizeReport } from "./optimize";
 export { DEFAULT_K, Query, type VectorInput, VectorQuery } from "./query";

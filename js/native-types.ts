@@ -60,9 +60,22 @@ export interface NativeVectorRequest {
   values: Float32Array;
   k: number;
   distanceType?: "l2" | "cosine" | "dot";
+  nprobes?: number;
+  refineFactor?: number;
+  ef?: number;
+  postfilter?: boolean;
+  bypassIndex?: boolean;
+  distanceLower?: number;
+  distanceUpper?: number;
 }
 
-/** A scan or vector search. */
+/** A full-text search; with a vector too, a hybrid search. */
+export interface NativeFullTextRequest {
+  query: string;
+  columns?: string[];
+}
+
+/** A scan, vector search, full-text search or hybrid search. */
 export interface QueryRequest {
   filter?: string;
   columns?: string[];
@@ -70,6 +83,26 @@ export interface QueryRequest {
   offset?: number;
   withRowId?: boolean;
   vector?: NativeVectorRequest;
+  fullText?: NativeFullTextRequest;
+}
+
+/** Index kind and build options; see `Index` in js/indexes.ts. */
+export interface NativeIndexSpec {
+  kind: string;
+  numPartitions?: number;
+  numSubVectors?: number;
+  numBits?: number;
+  maxIterations?: number;
+  distanceType?: string;
+  m?: number;
+  efConstruction?: number;
+  withPosition?: boolean;
+  baseTokenizer?: string;
+  language?: string;
+  lowerCase?: boolean;
+  stem?: boolean;
+  removeStopWords?: boolean;
+  asciiFolding?: boolean;
 }
 
 /** One entry of {@link NativeTable.listVersions}. */
@@ -133,6 +166,7 @@ export interface NativeOptimizeReport {
   versionsRemoved: number[];
   versionsProtected: number[];
   bytesRemoved: number;
+  indicesOptimized: boolean;
 }
 
 /** A connection to a directory (or URI) of tables. */
@@ -225,6 +259,23 @@ export declare class NativeTable {
     on?: string[] | null,
   ): Promise<NativeDiff>;
   rowHistory(filter: string): Promise<NativeRowEvent[]>;
+  explainPlan(request: QueryRequest, verbose?: boolean): Promise<string>;
+  createIndex(
+    column: string,
+    spec: NativeIndexSpec,
+    name?: string | null,
+    replace?: boolean | null,
+    note?: NativeWriteNote | null,
+  ): Promise<WriteSummary>;
+  listIndices(): Promise<{ name: string; indexType: string; columns: string[] }[]>;
+  indexStats(name: string): Promise<{
+    name: string;
+    indexType: string;
+    numIndexedRows: number;
+    numUnindexedRows: number;
+    details: string;
+  }>;
+  dropIndex(name: string, note?: NativeWriteNote | null): Promise<WriteSummary>;
   optimize(
     options: NativeOptimizeOptions,
     note?: NativeWriteNote | null,

@@ -12,9 +12,14 @@ import {
 } from "./arrow";
 import { InvalidArgumentError } from "./errors";
 import { callNative } from "./native-loader";
-import type { NativeTable, QueryRequest } from "./native-types";
+import type {
+  NativeFullTextRequest,
+  NativeTable,
+  NativeVectorRequest,
+  QueryRequest,
+} from "./native-types";
 import type { DistanceType } from "./types";
-import { checkInteger, checkOneOf, checkString, describe } from "./validate";
+import { checkInteger, checkOneOf, checkString, checkStrings, describe } from "./validate";
 
 /** Vector accepted by {@link VectorQuery}: plain numbers or a float typed array. */
 export type VectorInput = readonly number[] | Float32Array | Float64Array;
@@ -43,6 +48,8 @@ export class Query {
   private limitValue: number | undefined;
   private offsetValue: number | undefined;
   private rowId = false;
+  /** @internal */
+  protected fullText: NativeFullTextRequest | undefined;
 
   /** @internal Use `Table.query()`. */
   constructor(inner: NativeTable) {
@@ -98,8 +105,27 @@ export class Query {
   }
 
   /**
+   * Full-text search: rows whose FTS-indexed text columns (or `options.columns`) match
+   * `query`, best first, with a `_score` column (BM25). Needs an `Index.fts()` index.
+   * Combined with {@link Query.nearestTo} it becomes a hybrid search.
+   */
+  fullTextSearch(query: string, options: { columns?: string | readonly string[] } = {}): this {
+    checkString(query, "full-text query");
+    const columns = options?.columns;
+    this.fullText =
+      columns === undefined
+        ? { query }
+        : {
+            query,
+            columns:
+              typeof columns === "string" ? [columns] : checkStrings(columns, "full-text columns"),
+          };
+    return this;
+  }
+
+  /**
    * Turn this scan into a nearest-neighbour search for `vector`, keeping the
-   * predicate, columns, offset and row-id setting (and the limit, as `k`).
+   * predicate, columns, offset, row-id setting and full-text query (and the limit, as `k`).
    */
   nearestTo(vector: VectorInput): VectorQuery {
     const q = new VectorQuery(this.inner, vector);
@@ -108,7 +134,17 @@ export class Query {
     q.limitValue = this.limitValue;
     q.offsetValue = this.offsetValue;
     q.rowId = this.rowId;
+    q.fullText = this.fullText;
     return q;
+  }
+
+  /**
+   * How the query would run: lance's physical plan (shows index use, e.g.
+   * `ScalarIndexQuery` for a filter served by a BTREE index, `ANN` for a vector index).
+   */
+  async explainPlan(verbose = false): Promise<string> {
+    const request = this.request();
+    return callNative(() => this.inner.explainPlan(request, verbose));
   }
 
   /** @internal The request sent to the native side. */
@@ -119,14 +155,19 @@ export class Query {
     if (this.limitValue !== undefined) req.limit = this.limitValue;
     if (this.offsetValue !== undefined) req.offset = this.offsetValue;
     if (this.rowId) req.withRowId = true;
+    if (this.fullText !== undefined) req.fullText = { ...this.fullText };
     return req;
   }
 
   /** @internal Extra columns the native side appends to the result. */
   protected extraFields(): FieldJson[] {
-    return this.rowId
+    const extra: FieldJson[] = this.rowId
       ? [{ name: "_rowid", nullable: true, type: { type: "int", bitWidth: 64, signed: false } }]
       : [];
+    if (this.fullText !== undefined) {
+      extra.push({ name: "_score", nullable: true, type: { type: "float", precision: "single" } });
+    }
+    return extra;
   }
 
   /** Run the query and return the result as one apache-arrow `Table`. */
@@ -189,6 +230,7 @@ export class VectorQuery extends Query {
   private readonly vector: Float32Array;
   private vectorColumn: string | undefined;
   private metric: DistanceType | undefined;
+  private options: Omit<NativeVectorRequest, "values" | "k" | "column" | "distanceType"> = {};
 
   /** @internal Use `Table.vectorSearch()` / `Table.search()`. */
   constructor(inner: NativeTable, vector: VectorInput) {
@@ -213,22 +255,95 @@ export class VectorQuery extends Query {
     return this;
   }
 
+  /** IVF partitions to search (more: better recall, slower). */
+  nprobes(n: number): this {
+    checkInteger(n, "nprobes", 1);
+    this.options.nprobes = n;
+    return this;
+  }
+
+  /** Re-rank `k * factor` index candidates with exact distances (better recall). */
+  refineFactor(factor: number): this {
+    checkInteger(factor, "refineFactor", 1);
+    this.options.refineFactor = factor;
+    return this;
+  }
+
+  /** HNSW search breadth (IVF_HNSW_SQ indexes; at least k). */
+  ef(n: number): this {
+    checkInteger(n, "ef", 1);
+    this.options.ef = n;
+    return this;
+  }
+
+  /**
+   * Apply `where` after the search instead of before: faster, but it may return fewer
+   * than k rows. The default (prefilter) returns k rows when k match.
+   */
+  postfilter(): this {
+    this.options.postfilter = true;
+    return this;
+  }
+
+  /** Search exhaustively (exact distances) even when a vector index exists. */
+  bypassVectorIndex(): this {
+    this.options.bypassIndex = true;
+    return this;
+  }
+
+  /** Keep only results with `lower <= _distance < upper` (either bound may be omitted). */
+  distanceRange(lower?: number, upper?: number): this {
+    for (const [v, what] of [
+      [lower, "distanceRange lower bound"],
+      [upper, "distanceRange upper bound"],
+    ] as const) {
+      if (v !== undefined && (typeof v !== "number" || Number.isNaN(v))) {
+        throw new InvalidArgumentError(`${what} must be a number, got ${describe(v)}`);
+      }
+    }
+    if (lower !== undefined) this.options.distanceLower = lower;
+    if (upper !== undefined) this.options.distanceUpper = upper;
+    return this;
+  }
+
+  /**
+   * Rerank a hybrid (vector + full-text) search. Reciprocal rank fusion is the only
+   * reranker and the default, so this accepts `"rrf"` (or an object named `RRFReranker`,
+   * as LanceDB's) and exists for API parity.
+   */
+  rerank(reranker: "rrf" | { constructor: { name: string } } = "rrf"): this {
+    const name = typeof reranker === "string" ? reranker : reranker?.constructor?.name;
+    if (name !== "rrf" && name !== "RRFReranker") {
+      throw new InvalidArgumentError(
+        `only reciprocal rank fusion ("rrf") is supported, got ${describe(reranker)}`,
+      );
+    }
+    return this;
+  }
+
   /** @internal */
   protected override request(): QueryRequest {
     // The limit of a vector search is its k; it is not a separate row limit.
-    const { limit, ...req } = super.request();
-    req.vector = { values: this.vector, k: limit ?? DEFAULT_K };
+    const { limit, ...rest } = super.request();
+    const req: QueryRequest = rest;
+    req.vector = { values: this.vector, k: limit ?? DEFAULT_K, ...this.options };
     if (this.vectorColumn !== undefined) req.vector.column = this.vectorColumn;
     if (this.metric !== undefined) req.vector.distanceType = this.metric;
+    if (req.fullText !== undefined && limit !== undefined) req.limit = limit;
     return req;
   }
 
   /** @internal */
   protected override extraFields(): FieldJson[] {
-    return [
-      ...super.extraFields(),
-      { name: "_distance", nullable: true, type: { type: "float", precision: "single" } },
-    ];
+    const score = (name: string): FieldJson => ({
+      name,
+      nullable: true,
+      type: { type: "float", precision: "single" },
+    });
+    const base = super.extraFields().filter((f) => f.name !== "_score");
+    return this.fullText !== undefined
+      ? [...base, score("_relevance_score")]
+      : [...base, score("_distance")];
   }
 }
 

@@ -2,6 +2,7 @@
  * A versioned table: writes (each a new version), reads, and time travel.
  */
 import type * as arrow from "apache-arrow";
+import { Type as ArrowType } from "apache-arrow";
 import {
   type FieldJson,
   type FieldLike,
@@ -26,6 +27,7 @@ import {
 } from "./diff";
 import { InvalidArgumentError, SchemaMismatchError } from "./errors";
 import { formatHistory } from "./history";
+import { type CreateIndexOptions, Index, type IndexConfig, type IndexStatistics } from "./indexes";
 import { MergeInsertBuilder } from "./merge-insert";
 import { callNative, callNativeSync, resultNumber } from "./native-loader";
 import type { NativeColumnAlteration, NativeTable, NativeWriteNote } from "./native-types";
@@ -48,6 +50,7 @@ import type {
   UpdateResult,
   UpdateWhereOptions,
   Version,
+  VersionResult,
   WriteOptions,
 } from "./types";
 import {
@@ -295,9 +298,109 @@ export class Table {
     return new VectorQuery(this.inner, vector);
   }
 
-  /** Same as {@link Table.vectorSearch} (full-text search is not supported yet). */
-  search(vector: VectorInput): VectorQuery {
-    return this.vectorSearch(vector);
+  /**
+   * Search by vector (nearest neighbours) or by text (full-text search over FTS-indexed
+   * columns, with a `_score`). A string is a text query unless `queryType` is "vector".
+   *
+   * @example
+   * ```ts
+   * await table.search(embedding).limit(5).toArray();
+   * await table.search("pickle rick", "fts").limit(5).toArray();
+   * ```
+   */
+  search(vector: VectorInput): VectorQuery;
+  search(text: string, queryType?: "fts" | "auto"): Query;
+  search(query: VectorInput | string, queryType: "vector" | "fts" | "auto" = "auto"): Query {
+    checkOneOf(queryType, ["vector", "fts", "auto"] as const, "search queryType");
+    if (typeof query === "string") {
+      if (queryType === "vector") {
+        throw new InvalidArgumentError(
+          'search(text, "vector") needs an embedding; pass the vector itself',
+        );
+      }
+      return this.query().fullTextSearch(query);
+    }
+    if (queryType === "fts")
+      throw new InvalidArgumentError("a full-text search needs a string query");
+    return this.vectorSearch(query);
+  }
+
+  // --------------------------------------------------------------- indexes
+
+  /**
+   * Build an index on `column` as one new version: a vector index (`Index.ivfPq()`,
+   * `Index.ivfFlat()`, `Index.hnswSq()`), a scalar index (`Index.btree()`,
+   * `Index.bitmap()`, `Index.labelList()`) or a full-text index (`Index.fts()`).
+   *
+   * @example
+   * ```ts
+   * await table.createIndex("vector", { config: Index.ivfPq({ numPartitions: 256, numSubVectors: 24 }) });
+   * await table.createIndex("category", { config: Index.bitmap() });
+   * ```
+   * @throws {ColumnNotFoundError} when the column does not exist.
+   * @throws {InvalidArgumentError} when the index does not fit the column's type, or
+   *   exists and `replace` is false.
+   */
+  async createIndex(column: string, options: CreateIndexOptions = {}): Promise<VersionResult> {
+    checkString(column, "index column");
+    if (options === null || typeof options !== "object") {
+      throw new InvalidArgumentError(
+        `createIndex options must be an object, got ${describe(options)}`,
+      );
+    }
+    const { config, replace, name } = options;
+    if (config !== undefined && !(config instanceof Index)) {
+      throw new InvalidArgumentError(
+        "createIndex config must come from Index.ivfPq(), Index.btree(), ...",
+      );
+    }
+    if (replace !== undefined && typeof replace !== "boolean") {
+      throw new InvalidArgumentError(
+        `createIndex replace must be a boolean, got ${describe(replace)}`,
+      );
+    }
+    if (name !== undefined) checkString(name, "index name");
+    const spec = config?.spec ?? (await this.defaultIndexSpec(column));
+    const note = writeNote(options, "createIndex");
+    const r = await callNative(() =>
+      this.inner.createIndex(column, spec, name ?? null, replace ?? true, note),
+    );
+    return { version: resultNumber(r, "version", "createIndex") };
+  }
+
+  /** The table's indexes, by name. */
+  async listIndices(): Promise<IndexConfig[]> {
+    return callNative(() => this.inner.listIndices());
+  }
+
+  /** Statistics of index `name`, or undefined when there is no such index (as LanceDB). */
+  async indexStats(name: string): Promise<IndexStatistics | undefined> {
+    checkString(name, "index name");
+    const known = await this.listIndices();
+    if (!known.some((i) => i.name === name)) return undefined;
+    const s = await callNative(() => this.inner.indexStats(name));
+    return {
+      indexType: s.indexType,
+      numIndexedRows: s.numIndexedRows,
+      numUnindexedRows: s.numUnindexedRows,
+      details: JSON.parse(s.details) as Record<string, unknown>,
+    };
+  }
+
+  /** Remove index `name` as one new version (older versions keep it). */
+  async dropIndex(name: string, options?: WriteOptions): Promise<VersionResult> {
+    checkString(name, "index name");
+    const note = writeNote(options, "dropIndex");
+    const r = await callNative(() => this.inner.dropIndex(name, note));
+    return { version: resultNumber(r, "version", "dropIndex") };
+  }
+
+  /** IVF_PQ for vector columns, BTREE for anything else. */
+  private async defaultIndexSpec(column: string): Promise<Index["spec"]> {
+    const schema = await this.schema();
+    const field = schema.fields.find((f) => f.name === column);
+    const isVector = field !== undefined && field.type.typeId === ArrowType.FixedSizeList;
+    return (isVector ? Index.ivfPq() : Index.btree()).spec;
   }
 
   // -------------------------------------------------------------- versions
