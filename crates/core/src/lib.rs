@@ -9,6 +9,7 @@ mod connection;
 mod dedupe;
 mod diff;
 mod error;
+mod exact_knn;
 mod history;
 mod hybrid;
 mod indexes;

@@ -96,6 +96,10 @@ impl TableHandle {
             let batch = crate::hybrid::hybrid_search(&dataset, request).await?;
             return Ok(futures::stream::once(async { Ok(batch) }).boxed());
         }
+        if crate::exact_knn::applies(&dataset, request).await? {
+            let batch = crate::exact_knn::search(&dataset, request).await?;
+            return Ok(futures::stream::once(async { Ok(batch) }).boxed());
+        }
         let stream = scan(&dataset, request).await?;
         Ok(stream.map(|batch| batch.map_err(Error::from)).boxed())
     }
