@@ -4,7 +4,12 @@
 import { isRecordBatchLike, isSchemaLike, isTableLike, schemaToJson, toWireBatches } from "./arrow";
 import { InvalidArgumentError } from "./errors";
 import { callNative, callNativeSync, loadNative } from "./native-loader";
-import type { NativeConnection, NativeCreateTableOptions, NativeWriteNote } from "./native-types";
+import type {
+  NativeConnection,
+  NativeConnectOptions,
+  NativeCreateTableOptions,
+  NativeWriteNote,
+} from "./native-types";
 import { Table } from "./table";
 import type {
   CloneTableOptions,
@@ -52,13 +57,20 @@ export async function connect(uri: string, options: ConnectionOptions = {}): Pro
       }
     }
   }
-  const native = loadNative();
-  const inner = await callNative(() =>
-    native.NativeConnection.connect(
-      uri,
-      storageOptions ? { storageOptions: { ...storageOptions } } : {},
-    ),
-  );
+  const native: NativeConnectOptions = {};
+  if (storageOptions) native.storageOptions = { ...storageOptions };
+  if (options?.durable !== undefined) {
+    if (typeof options.durable !== "boolean") {
+      throw new InvalidArgumentError(`durable must be a boolean, got ${describe(options.durable)}`);
+    }
+    native.durable = options.durable;
+  }
+  if (options?.conflictRetries !== undefined) {
+    checkInteger(options.conflictRetries, "conflictRetries", 0);
+    native.conflictRetries = options.conflictRetries;
+  }
+  const module = loadNative();
+  const inner = await callNative(() => module.NativeConnection.connect(uri, native));
   return new Connection(inner);
 }
 

@@ -87,6 +87,8 @@ export type {
   UpdateOptions,
   UpdateResult,
   UpdateWhereOptions,
+  VerifyProblem,
+  VerifyReport,
   Version,
   VersionResult,
   WriteOptions,

@@ -10,6 +10,8 @@ import type { WireBatch } from "./arrow";
 /** Options of {@link NativeConnection.connect}. */
 export interface NativeConnectOptions {
   storageOptions?: Record<string, string>;
+  durable?: boolean;
+  conflictRetries?: number;
 }
 
 /** Options of {@link NativeConnection.createTable}. */
@@ -276,6 +278,12 @@ export declare class NativeTable {
     details: string;
   }>;
   dropIndex(name: string, note?: NativeWriteNote | null): Promise<WriteSummary>;
+  verify(version?: number | null): Promise<{
+    version: number;
+    filesChecked: number;
+    fragmentsRead: number;
+    problems: { path: string; kind: string; detail: string }[];
+  }>;
   optimize(
     options: NativeOptimizeOptions,
     note?: NativeWriteNote | null,

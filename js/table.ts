@@ -49,6 +49,8 @@ import type {
   UpdateOptions,
   UpdateResult,
   UpdateWhereOptions,
+  VerifyProblem,
+  VerifyReport,
   Version,
   VersionResult,
   WriteOptions,
@@ -566,6 +568,33 @@ export class Table {
     const native = optimizeOptions(options);
     const note = writeNote(options, "optimize");
     return callNative(() => this.inner.optimize(native, note));
+  }
+
+  /**
+   * Check every file `version` (default: the version shown) needs (data files, deletion
+   * files, index files) and read every fragment. Reports what is missing, truncated or
+   * unreadable instead of throwing; `ok` is true when nothing is.
+   *
+   * @example
+   * ```ts
+   * const report = await table.verify();
+   * if (!report.ok) console.error(report.problems);
+   * ```
+   */
+  async verify(version?: number): Promise<VerifyReport> {
+    if (version !== undefined) checkVersion(version);
+    const r = await callNative(() => this.inner.verify(version ?? null));
+    return {
+      ok: r.problems.length === 0,
+      version: r.version,
+      filesChecked: r.filesChecked,
+      fragmentsRead: r.fragmentsRead,
+      problems: r.problems.map((p) => ({
+        path: p.path,
+        kind: p.kind as VerifyProblem["kind"],
+        detail: p.detail,
+      })),
+    };
   }
 
   /** True while a fixed version is checked out (the table is then read-only). */

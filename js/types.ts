@@ -31,6 +31,18 @@ export interface ConnectionOptions {
    * endpoints for `s3://` URIs).
    */
   storageOptions?: Record<string, string>;
+  /**
+   * On local disks, a write resolves only after its data files, deletion files, manifest
+   * and the directories that gained entries are flushed to stable storage (fsync).
+   * Default true; pass false for scratch tables, where speed matters more than surviving
+   * a power cut.
+   */
+  durable?: boolean;
+  /**
+   * How often a write is retried when another writer committed a conflicting change
+   * first (default 10); then it fails with `COMMIT_CONFLICT`, having written nothing.
+   */
+  conflictRetries?: number;
 }
 
 /**
@@ -230,4 +242,22 @@ export interface Version {
   properties: Record<string, string>;
   /** Names of the tags pointing at this version, sorted. */
   tags: string[];
+}
+
+/** A file `Table.verify` found missing or damaged. */
+export interface VerifyProblem {
+  /** Path relative to the table directory, e.g. `data/….lance`, `_deletions/…`. */
+  path: string;
+  kind: "missing" | "truncated" | "unreadable";
+  detail: string;
+}
+
+/** What `Table.verify` found. */
+export interface VerifyReport {
+  /** True when every file is present and every fragment reads. */
+  ok: boolean;
+  version: number;
+  filesChecked: number;
+  fragmentsRead: number;
+  problems: VerifyProblem[];
 }

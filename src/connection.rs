@@ -16,6 +16,10 @@ use crate::wire::{batches_from_wire, WireBatchIn};
 #[napi(object)]
 pub struct ConnectOptions {
     pub storage_options: Option<HashMap<String, String>>,
+    /// Flush every write to stable storage before it resolves (default true).
+    pub durable: Option<bool>,
+    /// How often a conflicting write is retried before `COMMIT_CONFLICT` (default 10).
+    pub conflict_retries: Option<u32>,
 }
 
 #[napi(object)]
@@ -56,8 +60,19 @@ pub(crate) fn version_arg(version: i64) -> napi::Result<u64> {
 impl NativeConnection {
     #[napi(factory)]
     pub fn connect(uri: String, options: Option<ConnectOptions>) -> napi::Result<Self> {
-        let storage = options.and_then(|o| o.storage_options).unwrap_or_default();
-        let inner = Connection::connect(&uri, storage).map_err(crate::error::to_napi)?;
+        let options = options.unwrap_or(ConnectOptions {
+            storage_options: None,
+            durable: None,
+            conflict_retries: None,
+        });
+        let storage = options.storage_options.unwrap_or_default();
+        let mut inner = Connection::connect(&uri, storage).map_err(crate::error::to_napi)?;
+        if let Some(durable) = options.durable {
+            inner = inner.with_durability(durable);
+        }
+        if let Some(retries) = options.conflict_retries {
+            inner = inner.with_conflict_retries(retries);
+        }
         Ok(Self {
             inner: Arc::new(inner),
             closed: AtomicBool::new(false),

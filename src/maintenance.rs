@@ -108,3 +108,43 @@ impl NativeTable {
             .map(Into::into)
     }
 }
+
+#[napi(object)]
+pub struct ProblemOut {
+    /// Path relative to the table directory.
+    pub path: String,
+    /// `"missing"`, `"truncated"` or `"unreadable"`.
+    pub kind: String,
+    pub detail: String,
+}
+
+#[napi(object)]
+pub struct VerifyOut {
+    pub version: i64,
+    pub files_checked: i64,
+    pub fragments_read: i64,
+    pub problems: Vec<ProblemOut>,
+}
+
+#[napi]
+impl NativeTable {
+    #[napi]
+    pub async fn verify(&self, version: Option<i64>) -> napi::Result<VerifyOut> {
+        let version = version.map(crate::connection::version_arg).transpose()?;
+        let report = guarded(self.handle().verify(version)).await?;
+        Ok(VerifyOut {
+            version: report.version as i64,
+            files_checked: report.files_checked as i64,
+            fragments_read: report.fragments_read as i64,
+            problems: report
+                .problems
+                .into_iter()
+                .map(|p| ProblemOut {
+                    path: p.path,
+                    kind: p.kind.name().to_string(),
+                    detail: p.detail,
+                })
+                .collect(),
+        })
+    }
+}

@@ -1,5 +1,5 @@
 //! Puts palimpsest's commit properties into every commit, including the ones lance's API
-//! gives no way to annotate (`update`, schema changes).
+//! gives no way to annotate (`update`, schema changes), and makes local commits durable.
 //!
 //! Tables are opened with a commit handler that wraps lance's own and, when the commit runs
 //! inside [`with_commit_properties`], adds the properties to the transaction lance writes into
@@ -19,6 +19,7 @@ use lance_table::io::commit::{
 use object_store::path::Path;
 use object_store::ObjectStore as RawObjectStore;
 
+use crate::durability;
 use crate::error::Result;
 
 tokio::task_local! {
@@ -33,18 +34,67 @@ pub(crate) async fn with_commit_properties<F: Future>(
     COMMIT_PROPERTIES.scope(properties, write).await
 }
 
-/// lance's commit handler for `uri`, wrapped to add commit properties.
+/// lance's commit handler for `uri`, wrapped to add commit properties and, when `durable`,
+/// to flush local files to stable storage around the commit (see `durability`).
 pub(crate) async fn commit_handler(
     uri: &str,
     store: &Option<ObjectStoreParams>,
+    durable: bool,
 ) -> Result<Arc<dyn CommitHandler>> {
     let inner = commit_handler_from_url(uri, store).await?;
-    Ok(Arc::new(PropertyCommitHandler { inner }))
+    Ok(Arc::new(PropertyCommitHandler { inner, durable }))
 }
 
 #[derive(Debug)]
 struct PropertyCommitHandler {
     inner: Arc<dyn CommitHandler>,
+    durable: bool,
+}
+
+/// What to flush after the manifest is published: the table directory and the directories
+/// that gained entries.
+struct PendingSync {
+    table: std::path::PathBuf,
+    dirs: std::collections::BTreeSet<String>,
+}
+
+impl PropertyCommitHandler {
+    /// Flushes the transaction's new files before the manifest that makes them visible.
+    fn sync_before(
+        &self,
+        base_path: &Path,
+        object_store: &ObjectStore,
+        transaction: &Option<Transaction>,
+    ) -> std::result::Result<Option<PendingSync>, CommitError> {
+        if !self.durable || !object_store.is_local() {
+            return Ok(None);
+        }
+        let table = durability::local_dir(base_path);
+        let (files, dirs) = transaction
+            .as_ref()
+            .map(durability::added_paths)
+            .unwrap_or_default();
+        durability::sync_files(&table, &files, &dirs).map_err(io_commit_error)?;
+        Ok(Some(PendingSync { table, dirs }))
+    }
+
+    fn sync_after(
+        pending: Option<PendingSync>,
+        location: &ManifestLocation,
+    ) -> std::result::Result<(), CommitError> {
+        let Some(pending) = pending else {
+            return Ok(());
+        };
+        let manifest = durability::local_dir(&location.path);
+        durability::sync_path(&manifest).map_err(io_commit_error)?;
+        durability::sync_dirs(&pending.table, &pending.dirs).map_err(io_commit_error)
+    }
+}
+
+fn io_commit_error(err: std::io::Error) -> CommitError {
+    CommitError::OtherError(lance::Error::io(format!(
+        "could not flush a commit to stable storage: {err}"
+    )))
 }
 
 fn annotate(transaction: Option<Transaction>) -> Option<Transaction> {
@@ -143,7 +193,9 @@ impl CommitHandler for PropertyCommitHandler {
         naming_scheme: ManifestNamingScheme,
         transaction: Option<Transaction>,
     ) -> std::result::Result<ManifestLocation, CommitError> {
-        self.inner
+        let pending = self.sync_before(base_path, object_store, &transaction)?;
+        let location = self
+            .inner
             .commit(
                 manifest,
                 indices,
@@ -153,7 +205,9 @@ impl CommitHandler for PropertyCommitHandler {
                 naming_scheme,
                 annotate(transaction),
             )
-            .await
+            .await?;
+        Self::sync_after(pending, &location)?;
+        Ok(location)
     }
 
     fn supports_predecessor_condition(&self) -> bool {
@@ -193,7 +247,9 @@ impl CommitHandler for PropertyCommitHandler {
         transaction: Option<Transaction>,
         predecessor: &PredecessorIdentity,
     ) -> std::result::Result<ManifestLocation, CommitError> {
-        self.inner
+        let pending = self.sync_before(base_path, object_store, &transaction)?;
+        let location = self
+            .inner
             .commit_after(
                 manifest,
                 indices,
@@ -204,7 +260,9 @@ impl CommitHandler for PropertyCommitHandler {
                 annotate(transaction),
                 predecessor,
             )
-            .await
+            .await?;
+        Self::sync_after(pending, &location)?;
+        Ok(location)
     }
 
     async fn forget_version(

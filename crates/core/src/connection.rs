@@ -2,7 +2,10 @@
 //! the same layout LanceDB uses, so either library opens the other's tables.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
+
+use futures::FutureExt;
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
@@ -20,6 +23,8 @@ use crate::table::TableHandle;
 use crate::writes::WriteResult;
 
 const TABLE_SUFFIX: &str = ".lance";
+/// Every lance manifest ends with these bytes.
+const MANIFEST_MAGIC: &[u8] = b"LANC";
 
 /// How often a write is run again when another writer committed a conflicting change first.
 pub const DEFAULT_CONFLICT_RETRIES: u32 = 10;
@@ -37,6 +42,7 @@ pub struct Connection {
     local_root: Option<PathBuf>,
     storage_options: HashMap<String, String>,
     conflict_retries: u32,
+    durable: bool,
 }
 
 impl Connection {
@@ -58,7 +64,20 @@ impl Connection {
             local_root,
             storage_options,
             conflict_retries: DEFAULT_CONFLICT_RETRIES,
+            durable: true,
         })
+    }
+
+    /// Whether a write waits for its files to reach stable storage (local disks; default
+    /// true). Turn it off for scratch tables, where speed matters more than surviving a
+    /// power cut.
+    pub fn with_durability(mut self, durable: bool) -> Self {
+        self.durable = durable;
+        self
+    }
+
+    pub fn durable(&self) -> bool {
+        self.durable
     }
 
     /// Sets how often a conflicting write is retried before it fails with `COMMIT_CONFLICT`.
@@ -182,7 +201,7 @@ impl Connection {
         }
         let uri = self.table_uri(name);
         let params = WriteParams {
-            commit_handler: Some(commit_handler(&uri, &self.store_params()).await?),
+            commit_handler: Some(commit_handler(&uri, &self.store_params(), self.durable).await?),
             transaction_properties: Some(Arc::new(
                 OperationRecord::new(operation).properties(note, &counts),
             )),
@@ -205,24 +224,70 @@ impl Connection {
         if !self.exists(name).await? {
             return Err(self.not_found(name).await);
         }
-        let dataset = self.load(name, None).await?;
+        let latest = self.load(name, None).await;
+        let (dataset, pinned) = match (latest, version) {
+            (Ok(dataset), _) => (dataset, false),
+            // A damaged latest manifest leaves earlier versions readable.
+            (Err(err), Some(v)) if err.code == ErrorCode::CorruptTable => {
+                (self.load(name, Some(v)).await?, true)
+            }
+            (Err(err), _) => return Err(err),
+        };
         let table = TableHandle::new(name, self.clone(), dataset);
         if let Some(version) = version {
-            table.checkout(version).await?;
+            if pinned {
+                table.write_state().pinned = Some(version);
+            } else {
+                table.checkout(version).await?;
+            }
         }
         Ok(table)
     }
 
     pub(crate) async fn load(&self, name: &str, version: Option<u64>) -> Result<Dataset> {
         let uri = self.table_uri(name);
-        let handler = commit_handler(&uri, &self.store_params()).await?;
+        let handler = commit_handler(&uri, &self.store_params(), self.durable).await?;
         let mut builder = lance::dataset::builder::DatasetBuilder::from_uri(uri)
             .with_storage_options(self.storage_options.clone())
             .with_commit_handler(handler);
         if let Some(version) = version {
             builder = builder.with_version(version);
         }
-        Ok(builder.load().await?)
+        // lance can panic on a damaged manifest (arithmetic on garbage offsets); that is a
+        // damaged table, not a crash.
+        match AssertUnwindSafe(builder.load()).catch_unwind().await {
+            Ok(Ok(dataset)) => Ok(dataset),
+            Ok(Err(err)) => Err(self.explain_open_failure(name, version, err.into())),
+            Err(_) => Err(self.explain_open_failure(
+                name,
+                version,
+                Error::internal("lance failed while reading the table's manifest"),
+            )),
+        }
+    }
+
+    /// Names the damaged manifest when the one being opened lacks lance's trailing magic.
+    fn explain_open_failure(&self, name: &str, version: Option<u64>, err: Error) -> Error {
+        let Some(root) = &self.local_root else {
+            return err;
+        };
+        let dir = root.join(format!("{name}{TABLE_SUFFIX}")).join("_versions");
+        let Some((number, file)) = manifest_file(&dir, version) else {
+            return err;
+        };
+        let intact = std::fs::read(&file).is_ok_and(|bytes| bytes.ends_with(MANIFEST_MAGIC));
+        if intact {
+            return err;
+        }
+        let earlier = number.saturating_sub(1);
+        Error::new(
+            ErrorCode::CorruptTable,
+            format!(
+                "the manifest of version {number} of table `{name}` (_versions/{}) is damaged; earlier versions are still readable, e.g. openTable(\"{name}\", {{ version: {earlier} }}), and restore() can make one the latest",
+                file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()
+            ),
+        )
+        .with_source(err)
     }
 
     async fn not_found(&self, name: &str) -> Error {
@@ -290,4 +355,30 @@ fn normalize(path: &std::path::Path) -> PathBuf {
         }
     }
     out
+}
+
+/// The manifest of `version` (default: the latest) in a `_versions` directory, with its
+/// version number. Manifest names are the version (V1) or `u64::MAX - version` (V2).
+fn manifest_file(dir: &std::path::Path, version: Option<u64>) -> Option<(u64, PathBuf)> {
+    let mut found: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            if path.extension()? != "manifest" {
+                return None;
+            }
+            let stem: u64 = path.file_stem()?.to_str()?.parse().ok()?;
+            let number = if stem > u64::MAX / 2 {
+                u64::MAX - stem
+            } else {
+                stem
+            };
+            Some((number, path))
+        })
+        .collect();
+    found.sort();
+    match version {
+        Some(v) => found.into_iter().find(|(n, _)| *n == v),
+        None => found.pop(),
+    }
 }

@@ -214,10 +214,62 @@ fn is_sql_syntax_error(text: &str) -> bool {
     lower.contains("sql parser error") || lower.contains("error parsing statement")
 }
 
+/// The table file (`data/…`, `_deletions/…`, `_versions/…`, `_indices/…`) an error is about,
+/// when it is about one.
+fn table_file_in(text: &str) -> Option<String> {
+    const DIRS: [&str; 4] = ["/data/", "/_deletions/", "/_versions/", "/_indices/"];
+    let at = DIRS.iter().filter_map(|d| text.find(d)).min()?;
+    let start = text[..at]
+        .rfind(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == '(')
+        .map_or(0, |i| i + 1);
+    let end = text[at..]
+        .find(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == ')' || c == ',')
+        .map_or(text.len(), |i| at + i);
+    Some(text[start..end].trim_end_matches([':', '.']).to_string())
+}
+
+/// A read that failed because a file of the table is gone or damaged.
+fn damaged_file(err: &lance::Error, text: &str) -> Option<String> {
+    use lance::Error as L;
+    let file = table_file_in(text)?;
+    let lower = text.to_lowercase();
+    let damaged = match err {
+        L::NotFound { .. } | L::CorruptFile { .. } => true,
+        L::IO { .. } | L::Internal { .. } | L::Arrow { .. } | L::InvalidInput { .. } => [
+            "not found",
+            "no such file",
+            "range",
+            "eof",
+            "end of file",
+            "truncat",
+            "corrupt",
+            "invalid",
+            "decode",
+            "magic",
+            "footer",
+            "out of bounds",
+        ]
+        .iter()
+        .any(|needle| lower.contains(needle)),
+        _ => false,
+    };
+    damaged.then_some(file)
+}
+
 impl From<lance::Error> for Error {
     fn from(err: lance::Error) -> Self {
         use lance::Error as L;
         let text = first_line(&err.to_string());
+        if let Some(file) = damaged_file(&err, &text) {
+            return Self::new(
+                ErrorCode::CorruptTable,
+                format!(
+                    "the table file {file} is missing or damaged; versions that do not use it stay readable, and table.verify() lists every damaged file ({})",
+                    crate::sql_text::quoted(&text)
+                ),
+            )
+            .with_source(err);
+        }
         let code = match &err {
             L::DatasetNotFound { .. } | L::NotFound { .. } => ErrorCode::TableNotFound,
             L::DatasetAlreadyExists { .. } => ErrorCode::TableExists,

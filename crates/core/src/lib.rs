@@ -8,6 +8,7 @@ mod commit_note;
 mod connection;
 mod dedupe;
 mod diff;
+mod durability;
 mod error;
 mod exact_knn;
 mod history;
@@ -22,6 +23,7 @@ mod row_history;
 mod sql_text;
 mod table;
 mod tags;
+mod verify;
 mod version_ref;
 mod writes;
 
@@ -43,6 +45,7 @@ pub use query::{
 pub use row_history::{RowChange, RowEvent};
 pub use table::TableHandle;
 pub use tags::TagInfo;
+pub use verify::{Problem, ProblemKind, VerifyReport};
 pub use version_ref::VersionRef;
 pub use writes::{AddMode, ColumnChange, MergeInsertSpec, NewColumns, WriteResult};
 

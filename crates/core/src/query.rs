@@ -72,6 +72,13 @@ pub fn parse_distance_type(name: &str) -> Result<DistanceType> {
 
 impl TableHandle {
     pub async fn count_rows(&self, filter: Option<&str>) -> Result<u64> {
+        match self.count_rows_inner(filter).await {
+            Err(err) => Err(self.explain_damage(err).await),
+            ok => ok,
+        }
+    }
+
+    async fn count_rows_inner(&self, filter: Option<&str>) -> Result<u64> {
         let dataset = self.view().await?;
         let count = match filter {
             Some(filter) => {
@@ -87,7 +94,14 @@ impl TableHandle {
     }
 
     pub async fn query(&self, request: &QueryRequest) -> Result<Vec<RecordBatch>> {
-        self.query_stream(request).await?.try_collect().await
+        let result = match self.query_stream(request).await {
+            Ok(stream) => stream.try_collect().await,
+            Err(err) => Err(err),
+        };
+        match result {
+            Err(err) => Err(self.explain_damage(err).await),
+            ok => ok,
+        }
     }
 
     pub async fn query_stream(&self, request: &QueryRequest) -> Result<BatchStream> {

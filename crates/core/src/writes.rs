@@ -99,7 +99,9 @@ impl TableHandle {
         Ok(WriteParams {
             mode,
             enable_stable_row_ids: true,
-            commit_handler: Some(commit_handler(&self.uri(), &store_params).await?),
+            commit_handler: Some(
+                commit_handler(&self.uri(), &store_params, self.connection().durable()).await?,
+            ),
             store_params,
             transaction_properties: Some(Arc::new(properties)),
             ..Default::default()

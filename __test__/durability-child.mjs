@@ -1,0 +1,23 @@
+// Child process of durability.test.ts, run under strace: marks on stdout when each write
+// starts and when its promise resolved, so the trace shows which fsyncs came in between.
+// Usage: node durability-child.mjs <dir> <durable: "true" | "false">
+import { writeSync } from "node:fs";
+import pkg from "../dist/index.js";
+
+const { connect } = pkg;
+const [dir, durable] = process.argv.slice(2);
+const mark = (text) => writeSync(1, `${text}\n`);
+
+const db = await connect(dir, { durable: durable === "true" });
+const table = await db.createTable("t", [
+  { id: 1, text: "one" },
+  { id: 3, text: "three" },
+]);
+mark("BEGIN-ADD");
+await table.add([{ id: 2, text: "two" }]);
+mark("ACK-ADD");
+mark("BEGIN-DELETE");
+await table.delete("id = 1");
+mark("ACK-DELETE");
+table.close();
+db.close();

@@ -1,0 +1,89 @@
+/**
+ * Durability: on local disk a write resolves only after its data files, deletion files,
+ * manifest and the directories that gained entries were fsynced. Shown by tracing the
+ * system calls of a child process that marks on stdout when each write starts and ends.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { removeDir, tempDir } from "./helpers/facade";
+
+const CHILD = path.join(__dirname, "durability-child.mjs");
+const hasStrace = spawnSync("strace", ["-V"]).status === 0;
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) removeDir(d);
+});
+
+/** The fsynced paths between the BEGIN and ACK marks of `write`. */
+function fsyncsDuring(trace: string[], write: string): string[] {
+  const at = (mark: string) =>
+    trace.findIndex((l) => /write\(1</.test(l) && l.includes(`"${mark}`));
+  const begin = at(`BEGIN-${write}`);
+  const ack = at(`ACK-${write}`);
+  expect(begin, `BEGIN-${write} in the trace`).toBeGreaterThanOrEqual(0);
+  expect(ack, `ACK-${write} after BEGIN`).toBeGreaterThan(begin);
+  return trace
+    .slice(begin, ack)
+    // With -f a call may be split into "<unfinished ...>" and "resumed" lines; the first
+    // one names the file.
+    .flatMap((l) => /f(?:data)?sync\(\d+<([^>]*)>/.exec(l)?.slice(1, 2) ?? []);
+}
+
+function traceChild(durable: boolean): { dir: string; trace: string[] } {
+  const dir = tempDir();
+  dirs.push(dir);
+  const out = path.join(dir, "trace.txt");
+  execFileSync(
+    "strace",
+    [
+      "-f",
+      "-y",
+      "-qq",
+      "-e",
+      "trace=fsync,fdatasync,write",
+      "-o",
+      out,
+      process.execPath,
+      CHILD,
+      dir,
+      String(durable),
+    ],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  return { dir, trace: fs.readFileSync(out, "utf8").split("\n") };
+}
+
+describe.skipIf(!hasStrace)("durability (strace)", () => {
+  it("flushes data, deletion files, manifest and directories before a write resolves", () => {
+    const { dir, trace } = traceChild(true);
+    const table = path.join(dir, "t.lance");
+    const add = fsyncsDuring(trace, "ADD");
+    expect(
+      add.some((p) => p.startsWith(`${table}/data/`) && p.endsWith(".lance")),
+      add.join("\n"),
+    ).toBe(true);
+    expect(add.some((p) => p.startsWith(`${table}/_versions/`) && p.endsWith(".manifest"))).toBe(
+      true,
+    );
+    for (const d of ["data", "_versions"]) expect(add).toContain(`${table}/${d}`);
+    expect(add).toContain(table);
+    // Data reaches the disk before the manifest that makes it visible.
+    const dataAt = add.findIndex((p) => p.startsWith(`${table}/data/`));
+    const manifestAt = add.findIndex((p) => p.endsWith(".manifest"));
+    expect(dataAt).toBeLessThan(manifestAt);
+    const del = fsyncsDuring(trace, "DELETE");
+    expect(
+      del.some((p) => p.startsWith(`${table}/_deletions/`)),
+      del.join("\n"),
+    ).toBe(true);
+    expect(del).toContain(`${table}/_deletions`);
+  });
+
+  it("skips the flushes for scratch tables (durable: false)", () => {
+    const { dir, trace } = traceChild(false);
+    const table = path.join(dir, "t.lance");
+    expect(fsyncsDuring(trace, "ADD").filter((p) => p.startsWith(table))).toEqual([]);
+  });
+});

@@ -1,0 +1,126 @@
+//! Durable commits on local disk: lance writes files without fsync, so a write could be
+//! acknowledged while its data sits only in the page cache. Before lance publishes a
+//! version's manifest, the files the version adds are flushed; after, the manifest and every
+//! directory that gained an entry. A write's promise resolves only after all of that.
+
+use std::collections::BTreeSet;
+use std::path::{Path as FsPath, PathBuf};
+
+use lance::dataset::transaction::{Operation, Transaction as LanceTransaction};
+use lance_table::format::{Fragment, Transaction};
+use lance_table::io::deletion::relative_deletion_file_path;
+use object_store::path::Path;
+
+/// The local directory of a table whose object-store path is `base`.
+pub(crate) fn local_dir(base: &Path) -> PathBuf {
+    PathBuf::from(format!("/{}", base.as_ref()))
+}
+
+/// Files (relative to the table directory) and directories the transaction adds.
+pub(crate) fn added_paths(transaction: &Transaction) -> (Vec<String>, BTreeSet<String>) {
+    let mut files = Vec::new();
+    let mut dirs = BTreeSet::new();
+    let Ok(parsed) = LanceTransaction::try_from(transaction.inner.clone()) else {
+        return (files, dirs);
+    };
+    let mut add_fragments = |fragments: &[Fragment], files: &mut Vec<String>| {
+        for fragment in fragments {
+            for file in &fragment.files {
+                if file.base_id.is_none() {
+                    files.push(format!("data/{}", file.path));
+                    dirs.insert("data".to_string());
+                }
+            }
+            if let Some(deletion) = &fragment.deletion_file {
+                if deletion.base_id.is_none() {
+                    files.push(relative_deletion_file_path(fragment.id, deletion));
+                    dirs.insert("_deletions".to_string());
+                }
+            }
+        }
+    };
+    match &parsed.operation {
+        Operation::Append { fragments }
+        | Operation::Overwrite { fragments, .. }
+        | Operation::Merge { fragments, .. } => add_fragments(fragments, &mut files),
+        Operation::Delete {
+            updated_fragments, ..
+        } => add_fragments(updated_fragments, &mut files),
+        Operation::Update {
+            updated_fragments,
+            new_fragments,
+            ..
+        } => {
+            add_fragments(updated_fragments, &mut files);
+            add_fragments(new_fragments, &mut files);
+        }
+        Operation::Rewrite { groups, .. } => {
+            for group in groups {
+                add_fragments(&group.new_fragments, &mut files);
+            }
+        }
+        Operation::CreateIndex { new_indices, .. } => {
+            for index in new_indices {
+                dirs.insert(format!("_indices/{}", index.uuid));
+            }
+            dirs.insert("_indices".to_string());
+        }
+        _ => {}
+    }
+    (files, dirs)
+}
+
+/// Flushes `files` and, for index directories, every file in them.
+pub(crate) fn sync_files(
+    table: &FsPath,
+    files: &[String],
+    dirs: &BTreeSet<String>,
+) -> std::io::Result<()> {
+    for file in files {
+        sync_path(&table.join(file))?;
+    }
+    for dir in dirs.iter().filter(|d| d.starts_with("_indices/")) {
+        for entry in std::fs::read_dir(table.join(dir))? {
+            let path = entry?.path();
+            if path.is_file() {
+                sync_path(&path)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Flushes the directories that gained entries, so the new names survive a crash.
+pub(crate) fn sync_dirs(table: &FsPath, dirs: &BTreeSet<String>) -> std::io::Result<()> {
+    for dir in dirs {
+        sync_dir(&table.join(dir))?;
+    }
+    for dir in ["_versions", "_transactions"] {
+        let path = table.join(dir);
+        if path.is_dir() {
+            sync_dir(&path)?;
+        }
+    }
+    sync_dir(table)?;
+    if let Some(parent) = table.parent() {
+        sync_dir(parent)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn sync_path(path: &FsPath) -> std::io::Result<()> {
+    match std::fs::File::open(path) {
+        Ok(file) => file.sync_all(),
+        // A file another writer's cleanup removed is not ours to flush.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn sync_dir(path: &FsPath) -> std::io::Result<()> {
+    match std::fs::File::open(path) {
+        Ok(dir) => dir.sync_all(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
