@@ -24,11 +24,13 @@ function fsyncsDuring(trace: string[], write: string): string[] {
   const ack = at(`ACK-${write}`);
   expect(begin, `BEGIN-${write} in the trace`).toBeGreaterThanOrEqual(0);
   expect(ack, `ACK-${write} after BEGIN`).toBeGreaterThan(begin);
-  return trace
-    .slice(begin, ack)
-    // With -f a call may be split into "<unfinished ...>" and "resumed" lines; the first
-    // one names the file.
-    .flatMap((l) => /f(?:data)?sync\(\d+<([^>]*)>/.exec(l)?.slice(1, 2) ?? []);
+  return (
+    trace
+      .slice(begin, ack)
+      // With -f a call may be split into "<unfinished ...>" and "resumed" lines; the first
+      // one names the file.
+      .flatMap((l) => /f(?:data)?sync\(\d+<([^>]*)>/.exec(l)?.slice(1, 2) ?? [])
+  );
 }
 
 function traceChild(durable: boolean): { dir: string; trace: string[] } {

@@ -1,0 +1,7 @@
+// palimpsest, as built in dist/ (run `npm run build:ts` after changing js/).
+import { lanceAdapter } from "./lance.mjs";
+
+export async function load() {
+  const lib = await import("../../dist/index.mjs");
+  return lanceAdapter("palimpsest", lib);
+}

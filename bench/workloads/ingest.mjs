@@ -1,0 +1,64 @@
+// Ingest, streaming scan and toArrow of the main table (the scan first, so that its RSS
+// growth is not hidden by memory toArrow freed).
+import { NotAvailable } from "../engines/common.mjs";
+import { dirBytes, median, rss, timed } from "../measure.mjs";
+import { Skipped } from "../results.mjs";
+
+export async function run(ctx) {
+  const { engine: e, opts, data, rec, state } = ctx;
+  const name = e.name;
+  rec.define("ingest", "scan", `ingest ${opts.rows} rows`, "rows/s", "higher");
+  rec.define("ingest.disk", "scan", "ingest, bytes on disk/s", "MB/s", "higher");
+  rec.define("toArrow", "scan", "toArrow of the full table", "MB/s", "higher");
+  rec.define("stream", "scan", "streaming scan, batch by batch", "rows/s", "higher");
+  rec.define("stream.rss", "scan", "streaming scan, peak RSS growth", "MB", "lower");
+
+  // One createTable call with the whole apache-arrow Table: one commit.
+  await rec.measure("ingest", name, async () => {
+    const before = dirBytes(ctx.engineDir);
+    const { seconds, out } = await timed(() => e.createTable("main", data.table));
+    state.main = out;
+    const disk = dirBytes(ctx.engineDir) - before;
+    if (disk > 0)
+      rec.set("ingest.disk", name, disk / 1e6 / seconds, `${(disk / 1e6).toFixed(0)} MB`);
+    else rec.fail("ingest.disk", name, new NotAvailable("in memory"));
+    return {
+      value: opts.rows / seconds,
+      note: `${(data.bytes / 1e6 / seconds).toFixed(1)} MB/s of Arrow`,
+    };
+  });
+  const t = state.main;
+  const need = () => {
+    if (!t) throw new Skipped("ingest failed");
+  };
+
+  // Peak RSS while streaming every row, batch by batch, over the RSS before the scan.
+  let peak = 0;
+  const ok = await rec.measure("stream", name, async () => {
+    need();
+    globalThis.gc?.();
+    const base = rss();
+    let rows = 0;
+    const { seconds } = await timed(async () => {
+      for await (const batch of e.scan(t)) {
+        rows += batch.numRows;
+        peak = Math.max(peak, rss() - base);
+      }
+    });
+    if (rows !== opts.rows) throw new Error(`scan returned ${rows} rows`);
+    return { value: rows / seconds, note: secsNote(seconds) };
+  });
+  if (ok) rec.set("stream.rss", name, peak / 1e6);
+  else rec.copyFailure("stream", "stream.rss", name);
+
+  await rec.measure("toArrow", name, async () => {
+    need();
+    const s = await median(opts.runs, async () => {
+      const r = await e.toArrow(t);
+      if (r.numRows !== opts.rows) throw new Error(`toArrow returned ${r.numRows} rows`);
+    });
+    return { value: data.bytes / 1e6 / s, note: secsNote(s) };
+  });
+}
+
+export const secsNote = (s) => (s < 1 ? `${(s * 1000).toFixed(1)} ms` : `${s.toFixed(2)} s`);

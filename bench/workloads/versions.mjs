@@ -1,0 +1,74 @@
+// Version operations: checkout of version 1 with 10 versions vs with --versions versions,
+// listVersions at --versions, restore on --restore-rows vs --restore-big rows (small rows:
+// one int64 column, since restore does not depend on row width).
+import { NotAvailable } from "../engines/common.mjs";
+import { median, now, timed } from "../measure.mjs";
+
+export async function run(ctx) {
+  const { engine: e, opts, data, rec } = ctx;
+  const name = e.name;
+  const N = opts.versions;
+  rec.define("ver.checkout10", "version", "checkout(1) at 10 versions", "s", "lower");
+  rec.define("ver.checkoutN", "version", `checkout(1) at ${N} versions`, "s", "lower");
+  rec.define("ver.list", "version", `listVersions at ${N} versions`, "s", "lower");
+  rec.define("ver.restoreSmall", "version", `restore at ${opts.restoreRows} rows`, "s", "lower");
+  rec.define("ver.restoreBig", "version", `restore at ${opts.restoreBig} rows`, "s", "lower");
+  if (e.versioned === false) {
+    for (const id of ["checkout10", "checkoutN", "list", "restoreSmall", "restoreBig"]) {
+      rec.fail(`ver.${id}`, name, new NotAvailable("no versions"));
+    }
+    return;
+  }
+
+  // A table with `count` versions: create, then one single-row append per version.
+  async function withVersions(tableName, count) {
+    const t0 = now();
+    const t = await e.createTable(tableName, data.small(1, 0));
+    for (let v = 2; v <= count; v++) await e.add(t, data.small(1, v));
+    process.stderr.write(`  ${name}: ${count} versions written in ${(now() - t0).toFixed(1)} s\n`);
+    return t;
+  }
+  async function checkoutOne(t) {
+    return median(opts.runs, async () => {
+      await e.checkout(t, 1);
+      await e.checkoutLatest(t);
+    });
+  }
+
+  let t10;
+  await rec.measure("ver.checkout10", name, async () => {
+    t10 = await withVersions("v10", 10);
+    return checkoutOne(t10);
+  });
+  e.close(t10);
+  let tN;
+  await rec.measure("ver.checkoutN", name, async () => {
+    tN = await withVersions(`v${N}`, N);
+    return checkoutOne(tN);
+  });
+  await rec.measure("ver.list", name, async () => {
+    if (!tN) throw new Error("no table");
+    return median(opts.runs, async () => {
+      const n = await e.listVersions(tN);
+      if (n !== N) throw new Error(`listVersions gave ${n}, want ${N}`);
+    });
+  });
+  e.close(tN);
+
+  for (const [id, rows] of [
+    ["ver.restoreSmall", opts.restoreRows],
+    ["ver.restoreBig", opts.restoreBig],
+  ]) {
+    await rec.measure(id, name, async () => {
+      const { out: t, seconds: made } = await timed(async () => {
+        const t = await e.createTable(`r${rows}`, data.small(rows, 0));
+        await e.add(t, data.small(1, rows)); // version 2
+        return t;
+      });
+      process.stderr.write(`  ${name}: ${rows}-row table written in ${made.toFixed(1)} s\n`);
+      const s = await median(opts.runs, () => e.restore(t, 1));
+      e.close(t);
+      return s;
+    });
+  }
+}
