@@ -2,7 +2,7 @@
  * A table written by this process is read by a second Node process (through the built
  * package, dist/), and what the second process writes is seen back here.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -10,7 +10,7 @@ import { promisify } from "node:util";
 import { Field, FixedSizeList, Float32, Int64, Schema, Utf8 } from "apache-arrow";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type Connection, connect, type Table } from "../js/index";
-import { removeDir, tableRows, tempDir } from "./helpers/facade";
+import { freshDb, removeDir, tableRows, tempDir } from "./helpers/facade";
 
 const run = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -97,5 +97,35 @@ describe("reopen from a second Node process", () => {
     expect(second.version).toBe(3);
     expect(second.rows.map((r) => r.id)).toEqual(["1", "2", "3", "10"]);
     expect(second.added.version).toBe(4);
+  });
+});
+
+describe("read consistency", () => {
+  it("a table with readConsistencyInterval 0 sees another process's commit on its next read", async () => {
+    const { dir, db } = await freshDb();
+    try {
+      await db.createTable("rc", [{ id: 1 }]);
+      const eager = await (await connect(dir, { readConsistencyInterval: 0 })).openTable("rc");
+      const lazy = await (await connect(dir)).openTable("rc");
+      const writer = spawnSync(
+        process.execPath,
+        [
+          "--input-type=module",
+          "-e",
+          `import p from ${JSON.stringify(path.join(here, "..", "dist", "index.js"))};
+           const t = await (await p.connect(${JSON.stringify(dir)})).openTable("rc");
+           await t.add([{ id: 2 }]);`,
+        ],
+        { encoding: "utf8" },
+      );
+      expect(writer.status, writer.stderr).toBe(0);
+      expect(await eager.countRows()).toBe(2);
+      expect(await lazy.countRows()).toBe(1);
+      await expect(connect(dir, { readConsistencyInterval: -1 })).rejects.toThrow(
+        /readConsistencyInterval/,
+      );
+    } finally {
+      removeDir(dir);
+    }
   });
 });

@@ -69,6 +69,15 @@ export async function connect(uri: string, options: ConnectionOptions = {}): Pro
     checkInteger(options.conflictRetries, "conflictRetries", 0);
     native.conflictRetries = options.conflictRetries;
   }
+  const interval = options?.readConsistencyInterval;
+  if (interval !== undefined) {
+    if (typeof interval !== "number" || !Number.isFinite(interval) || interval < 0) {
+      throw new InvalidArgumentError(
+        `readConsistencyInterval must be 0 or more seconds, got ${describe(interval)}`,
+      );
+    }
+    native.readConsistencyInterval = interval;
+  }
   const module = loadNative();
   const inner = await callNative(() => module.NativeConnection.connect(uri, native));
   return new Connection(inner);

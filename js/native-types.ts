@@ -12,6 +12,7 @@ export interface NativeConnectOptions {
   storageOptions?: Record<string, string>;
   durable?: boolean;
   conflictRetries?: number;
+  readConsistencyInterval?: number;
 }
 
 /** Options of {@link NativeConnection.createTable}. */

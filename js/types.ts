@@ -43,6 +43,12 @@ export interface ConnectionOptions {
    * first (default 10); then it fails with `COMMIT_CONFLICT`, having written nothing.
    */
   conflictRetries?: number;
+  /**
+   * Seconds after which a table that follows the latest version looks for versions
+   * committed by other handles or processes before a read; 0 checks on every read. By
+   * default (as in LanceDB) a table keeps its version until `checkoutLatest()` or a write.
+   */
+  readConsistencyInterval?: number;
 }
 
 /**

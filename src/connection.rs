@@ -20,6 +20,8 @@ pub struct ConnectOptions {
     pub durable: Option<bool>,
     /// How often a conflicting write is retried before `COMMIT_CONFLICT` (default 10).
     pub conflict_retries: Option<u32>,
+    /// Seconds after which a read looks for versions committed by others (0: every read).
+    pub read_consistency_interval: Option<f64>,
 }
 
 #[napi(object)]
@@ -64,6 +66,7 @@ impl NativeConnection {
             storage_options: None,
             durable: None,
             conflict_retries: None,
+            read_consistency_interval: None,
         });
         let storage = options.storage_options.unwrap_or_default();
         let mut inner = Connection::connect(&uri, storage).map_err(crate::error::to_napi)?;
@@ -72,6 +75,15 @@ impl NativeConnection {
         }
         if let Some(retries) = options.conflict_retries {
             inner = inner.with_conflict_retries(retries);
+        }
+        if let Some(seconds) = options.read_consistency_interval {
+            if !seconds.is_finite() || seconds < 0.0 {
+                return Err(invalid_argument(format!(
+                    "readConsistencyInterval must be 0 or more seconds, got {seconds}"
+                )));
+            }
+            let interval = std::time::Duration::from_secs_f64(seconds);
+            inner = inner.with_read_consistency_interval(Some(interval));
         }
         Ok(Self {
             inner: Arc::new(inner),

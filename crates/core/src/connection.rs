@@ -43,6 +43,7 @@ pub struct Connection {
     storage_options: HashMap<String, String>,
     conflict_retries: u32,
     durable: bool,
+    read_consistency_interval: Option<std::time::Duration>,
 }
 
 impl Connection {
@@ -65,7 +66,21 @@ impl Connection {
             storage_options,
             conflict_retries: DEFAULT_CONFLICT_RETRIES,
             durable: true,
+            read_consistency_interval: None,
         })
+    }
+
+    /// How stale a table handle that follows the latest version may get: with `Some(d)`, a
+    /// read more than `d` after the last check first looks for newer versions (by other
+    /// handles or processes); `Some(0)` checks on every read. `None` (the default, as in
+    /// LanceDB) never checks: call `checkout_latest()` to move on.
+    pub fn with_read_consistency_interval(mut self, interval: Option<std::time::Duration>) -> Self {
+        self.read_consistency_interval = interval;
+        self
+    }
+
+    pub fn read_consistency_interval(&self) -> Option<std::time::Duration> {
+        self.read_consistency_interval
     }
 
     /// Whether a write waits for its files to reach stable storage (local disks; default

@@ -18,6 +18,8 @@ pub(crate) struct TableState {
     /// `Some(version)` while a version is checked out: the view is read-only.
     pub(crate) pinned: Option<u64>,
     pub(crate) closed: bool,
+    /// When the view was last compared with the latest version (read consistency).
+    pub(crate) checked_at: std::time::Instant,
 }
 
 pub struct TableHandle {
@@ -39,6 +41,7 @@ impl TableHandle {
                 dataset: Arc::new(dataset),
                 pinned: None,
                 closed: false,
+                checked_at: std::time::Instant::now(),
             }),
             write_lock: tokio::sync::Mutex::new(()),
         }
@@ -61,10 +64,35 @@ impl TableHandle {
 
     /// The dataset of the current view, for reads.
     pub(crate) async fn view(&self) -> Result<Arc<Dataset>> {
-        let state = self.read_state();
-        if state.closed {
-            return Err(self.closed_error());
+        let (dataset, stale) = {
+            let state = self.read_state();
+            if state.closed {
+                return Err(self.closed_error());
+            }
+            let stale = match (state.pinned, self.connection.read_consistency_interval()) {
+                (None, Some(interval)) => state.checked_at.elapsed() >= interval,
+                _ => false,
+            };
+            (state.dataset.clone(), stale)
+        };
+        if !stale {
+            return Ok(dataset);
         }
+        // With a read-consistency interval, a handle that follows the latest version picks
+        // up other writers' commits on its next read once the interval has passed.
+        let latest = dataset.latest_version_id().await?;
+        let fresh = if latest == dataset.version_id() {
+            dataset
+        } else {
+            let mut reloaded = dataset.as_ref().clone();
+            reloaded.checkout_latest().await?;
+            Arc::new(reloaded)
+        };
+        let mut state = self.write_state();
+        if state.pinned.is_none() && state.dataset.version_id() <= fresh.version_id() {
+            state.dataset = fresh.clone();
+        }
+        state.checked_at = std::time::Instant::now();
         Ok(state.dataset.clone())
     }
 

@@ -180,7 +180,8 @@ impl TableHandle {
         let _guard = self.write_lock.lock().await;
         let current = self.writable().await?;
         let schema = current.schema().clone();
-        let mut builder = UpdateBuilder::new(current);
+        let mut builder =
+            UpdateBuilder::new(current).conflict_retries(self.connection().conflict_retries());
         if let Some(filter) = filter {
             check_single_expression(filter, "the filter")?;
             builder = builder

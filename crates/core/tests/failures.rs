@@ -231,3 +231,89 @@ async fn concurrent_inserts_of_one_key_leave_one_row() {
         );
     }
 }
+
+/// A conflicting write retried zero times fails with COMMIT_CONFLICT and leaves nothing.
+#[tokio::test]
+async fn conflicts_fail_cleanly_when_retries_run_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = connection(&dir).with_conflict_retries(0);
+    let first = create_quotes(&conn).await;
+    let second = conn.open_table("quotes", None).await.unwrap();
+    let note = CommitNote::default();
+    first
+        .update(
+            Some("id = 1"),
+            &[("author".into(), "'first'".into())],
+            &note,
+        )
+        .await
+        .unwrap();
+    // `second` still shows version 1 and rewrites the same row.
+    let err = second
+        .update(
+            Some("id = 1"),
+            &[("author".into(), "'second'".into())],
+            &note,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::CommitConflict, "{err}");
+    let latest = conn.open_table("quotes", None).await.unwrap();
+    assert_eq!(
+        latest.version().await.unwrap(),
+        2,
+        "nothing of the failed write"
+    );
+    assert_eq!(ids_and_authors(&latest).await[0], (1, "first".to_string()));
+
+    // With retries (the default), the same race resolves in some serial order.
+    let conn = connection(&dir);
+    let third = conn.open_table("quotes", None).await.unwrap();
+    let fourth = conn.open_table("quotes", None).await.unwrap();
+    third
+        .update(
+            Some("id = 2"),
+            &[("author".into(), "'third'".into())],
+            &note,
+        )
+        .await
+        .unwrap();
+    fourth
+        .update(
+            Some("id = 2"),
+            &[("author".into(), "'fourth'".into())],
+            &note,
+        )
+        .await
+        .unwrap();
+    let latest = conn.open_table("quotes", None).await.unwrap();
+    assert_eq!(ids_and_authors(&latest).await[1], (2, "fourth".to_string()));
+}
+
+/// With a read-consistency interval of zero a handle sees other handles' commits on its
+/// next read; without one it keeps its version until checkout_latest().
+#[tokio::test]
+async fn read_consistency_interval_controls_freshness() {
+    let dir = tempfile::tempdir().unwrap();
+    let writer_conn = connection(&dir);
+    let writer = create_quotes(&writer_conn).await;
+    let eager = connection(&dir)
+        .with_read_consistency_interval(Some(std::time::Duration::ZERO))
+        .open_table("quotes", None)
+        .await
+        .unwrap();
+    let lazy = connection(&dir).open_table("quotes", None).await.unwrap();
+    writer
+        .add(
+            vec![quotes(&[(9, "x", "y")])],
+            AddMode::Append,
+            &CommitNote::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(eager.count_rows(None).await.unwrap(), 4);
+    assert_eq!(eager.version().await.unwrap(), 2);
+    assert_eq!(lazy.count_rows(None).await.unwrap(), 3);
+    lazy.checkout_latest().await.unwrap();
+    assert_eq!(lazy.count_rows(None).await.unwrap(), 4);
+}
