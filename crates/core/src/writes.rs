@@ -262,32 +262,41 @@ impl TableHandle {
                 builder = builder.with_affected_rows(rows);
             }
             let tx = with_properties(staged.transaction, record.properties(note, &counts));
-            match builder.execute(tx).await {
-                Ok(dataset) => {
-                    let version = self.advance(dataset).await;
-                    return Ok(WriteResult { version, ..counts });
-                }
-                Err(err) => base = self.retry_base(base, err, attempt).await?,
+            if let Some(done) = self
+                .commit_attempt(builder, tx, counts, &mut base, attempt)
+                .await?
+            {
+                return Ok(done);
             }
         }
         unreachable!("the retry loop returns or fails")
     }
 
-    /// After a commit failed with `err`: the latest dataset to run the write again on, when the
-    /// failure is a conflict another writer caused and retries remain; otherwise the error.
-    async fn retry_base(
+    /// Commits a staged write. `None` means another writer committed a conflicting change
+    /// first and retries remain: `base` is then the latest version to stage the write on again.
+    async fn commit_attempt(
         &self,
-        base: Arc<Dataset>,
-        err: lance::Error,
+        builder: CommitBuilder<'_>,
+        tx: Transaction,
+        counts: WriteResult,
+        base: &mut Arc<Dataset>,
         attempt: u32,
-    ) -> Result<Arc<Dataset>> {
+    ) -> Result<Option<WriteResult>> {
+        let err = match builder.execute(tx).await {
+            Ok(dataset) => {
+                let version = self.advance(dataset).await;
+                return Ok(Some(WriteResult { version, ..counts }));
+            }
+            Err(err) => err,
+        };
         let retryable = matches!(err, lance::Error::RetryableCommitConflict { .. });
         if !retryable || attempt >= self.connection().conflict_retries() {
             return Err(classify_execution(err));
         }
         let mut latest = base.as_ref().clone();
         latest.checkout_latest().await?;
-        Ok(Arc::new(latest))
+        *base = Arc::new(latest);
+        Ok(None)
     }
 
     pub async fn merge_insert(
@@ -382,12 +391,11 @@ impl TableHandle {
                 builder = builder.with_affected_rows(rows);
             }
             let tx = with_properties(staged.transaction, record.properties(note, &counts));
-            match builder.execute(tx).await {
-                Ok(dataset) => {
-                    let version = self.advance(dataset).await;
-                    return Ok(WriteResult { version, ..counts });
-                }
-                Err(err) => base = self.retry_base(base, err, attempt).await?,
+            if let Some(done) = self
+                .commit_attempt(builder, tx, counts, &mut base, attempt)
+                .await?
+            {
+                return Ok(done);
             }
         }
         unreachable!("the retry loop returns or fails")
