@@ -5,7 +5,7 @@ export const ENGINES = ["palimpsest", "lancedb", "purejs"];
 
 // Defaults: sized to finish in under 10 minutes on a 2-core machine with the release build.
 const FULL = {
-  rows: 500_000,
+  rows: 1_000_000,
   dim: 384,
   batch: 10_000,
   "knn-rows": 100_000,
