@@ -62,11 +62,16 @@ impl ToNapiValue for ExportedBuffer {
             address as *mut u8,
             len,
             buffer,
-            move |_, buffer: Buffer| {
+            move |env, buffer: Buffer| {
                 live_exports().lock().unwrap().remove(&address);
                 drop(buffer);
+                let _ = env.adjust_external_memory(-(len as i64));
             },
         )?;
+        // Tell V8 how much memory the array keeps alive, so garbage collection (which frees
+        // it) runs as often as if the bytes were on its own heap; a streaming scan otherwise
+        // holds every batch it has read until some unrelated collection.
+        env.adjust_external_memory(len as i64)?;
         Ok(slice.raw())
     }
 }
