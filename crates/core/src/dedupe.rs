@@ -30,6 +30,7 @@ impl TableHandle {
         &self,
         spec: &MergeInsertSpec,
         version: u64,
+        planned_on_max_fragment: Option<u32>,
     ) -> Result<Option<WriteResult>> {
         let dataset = self.read_state().dataset.clone();
         if !dataset.manifest().uses_stable_row_ids() {
@@ -38,7 +39,7 @@ impl TableHandle {
         let mut latest = dataset.as_ref().clone();
         latest.checkout_latest().await?;
         let latest = Arc::new(latest);
-        let doomed = duplicate_rows(&latest, spec, version).await?;
+        let doomed = duplicate_rows(&latest, spec, version, planned_on_max_fragment).await?;
         if doomed.is_empty() {
             return Ok(None);
         }
@@ -58,16 +59,28 @@ impl TableHandle {
     }
 }
 
-/// Row ids to delete so every key `version` inserted exists once.
+/// Row ids to delete so every key `version` inserted exists once. Duplicates can only be
+/// among rows written after the version the merge insert was planned on, so only fragments
+/// newer than that version's highest fragment id are read.
 async fn duplicate_rows(
     dataset: &Dataset,
     spec: &MergeInsertSpec,
     version: u64,
+    planned_on_max_fragment: Option<u32>,
 ) -> Result<Vec<u64>> {
     let mut columns: Vec<&str> = spec.on.iter().map(String::as_str).collect();
     columns.extend([ROW_ID, CREATED_AT]);
     let mut scan = dataset.scan();
     scan.project(&columns)?;
+    if let Some(max) = planned_on_max_fragment {
+        let newer: Vec<_> = dataset
+            .get_fragments()
+            .into_iter()
+            .filter(|f| f.id() as u32 > max)
+            .map(|f| f.metadata().clone())
+            .collect();
+        scan.with_fragments(newer);
+    }
     let batches: Vec<RecordBatch> = scan.try_into_stream().await?.try_collect().await?;
     let mut by_key: HashMap<Vec<u8>, Vec<(u64, u64)>> = HashMap::new();
     for batch in &batches {

@@ -347,11 +347,17 @@ impl TableHandle {
             }
         }
         let record = OperationRecord::new("merge_insert").param("on", spec.on.join(","));
+        // Rows another writer could have inserted concurrently live in fragments added after
+        // the version this write was planned on.
+        let planned_on = current.manifest().max_fragment_id;
         let mut result = self
             .commit_merge_insert(current, spec, batches, &record, note)
             .await?;
         if result.rows_added > 0 {
-            if let Some(fix) = self.remove_duplicate_inserts(spec, result.version).await? {
+            let fix = self
+                .remove_duplicate_inserts(spec, result.version, planned_on)
+                .await?;
+            if let Some(fix) = fix {
                 // Report what the serial order would have done: the duplicated keys were
                 // already there, so they were updated (our rows won) or left alone.
                 result.version = fix.version;
