@@ -95,6 +95,11 @@ impl Connection {
         self.durable
     }
 
+    /// Whether the tables live on a local file system.
+    pub(crate) fn is_local(&self) -> bool {
+        self.local_root.is_some()
+    }
+
     /// Sets how often a conflicting write is retried before it fails with `COMMIT_CONFLICT`.
     pub fn with_conflict_retries(mut self, retries: u32) -> Self {
         self.conflict_retries = retries;

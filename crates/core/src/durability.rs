@@ -18,11 +18,23 @@ pub(crate) fn local_dir(base: &Path) -> PathBuf {
 
 /// Files (relative to the table directory) and directories the transaction adds.
 pub(crate) fn added_paths(transaction: &Transaction) -> (Vec<String>, BTreeSet<String>) {
+    match LanceTransaction::try_from(transaction.inner.clone()) {
+        Ok(parsed) => operation_paths(&parsed.operation),
+        Err(_) => (Vec::new(), BTreeSet::new()),
+    }
+}
+
+/// Flushes the data files a staged transaction wrote, before its commit starts: the commit
+/// then finds them flushed, which keeps the window in which another writer can commit first
+/// (and force a retry) short.
+pub(crate) fn presync(table: &FsPath, operation: &Operation) -> std::io::Result<()> {
+    let (files, dirs) = operation_paths(operation);
+    sync_files(table, &files, &dirs)
+}
+
+fn operation_paths(operation: &Operation) -> (Vec<String>, BTreeSet<String>) {
     let mut files = Vec::new();
     let mut dirs = BTreeSet::new();
-    let Ok(parsed) = LanceTransaction::try_from(transaction.inner.clone()) else {
-        return (files, dirs);
-    };
     let mut add_fragments = |fragments: &[Fragment], files: &mut Vec<String>| {
         for fragment in fragments {
             for file in &fragment.files {
@@ -39,7 +51,7 @@ pub(crate) fn added_paths(transaction: &Transaction) -> (Vec<String>, BTreeSet<S
             }
         }
     };
-    match &parsed.operation {
+    match operation {
         Operation::Append { fragments }
         | Operation::Overwrite { fragments, .. }
         | Operation::Merge { fragments, .. } => add_fragments(fragments, &mut files),

@@ -21,8 +21,10 @@ use crate::input::{align_batches, check_batches_finite, check_not_empty, Coverag
 use crate::sql_text::check_single_expression;
 use crate::table::TableHandle;
 
-/// How often an append rebases onto newer versions before giving up.
+/// How often, and for how long, an append rebases onto newer versions before giving up.
+/// lance's defaults (20 attempts, 30 s) are too few for a handful of busy writers.
 const APPEND_COMMIT_ATTEMPTS: u32 = 10_000;
+const APPEND_RETRY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// The version a write created and the rows it touched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -137,11 +139,21 @@ impl TableHandle {
                     .with_params(&params)
                     .execute_uncommitted(batches)
                     .await?;
+                if self.connection().durable() && self.connection().is_local() {
+                    let table = crate::durability::local_dir(&current.branch_location().path);
+                    crate::durability::presync(&table, &tx.operation).map_err(|e| {
+                        Error::new(
+                            ErrorCode::Io,
+                            format!("could not flush the new data files to stable storage: {e}"),
+                        )
+                    })?;
+                }
                 // Appends never conflict with each other; they only have to rebase past every
                 // commit that landed first, which under many writers takes more than lance's
                 // default 20 attempts.
                 CommitBuilder::new(current)
                     .with_max_retries(APPEND_COMMIT_ATTEMPTS)
+                    .with_retry_timeout(APPEND_RETRY_TIMEOUT)
                     .execute(tx)
                     .await?
             }
