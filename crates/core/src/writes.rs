@@ -255,25 +255,46 @@ impl TableHandle {
     /// version recorded as `record`. The caller holds the write lock.
     pub(crate) async fn commit_delete(
         &self,
-        mut base: Arc<Dataset>,
+        base: Arc<Dataset>,
         predicate: &str,
         record: &OperationRecord,
         note: &CommitNote,
     ) -> Result<WriteResult> {
-        for attempt in 0.. {
+        self.commit_staged(base, record, note, |base| async move {
             let staged = DeleteBuilder::new(base.clone(), predicate)
                 .execute_uncommitted()
                 .await
                 .map_err(|e| Error::from_sql(e, predicate, "the predicate"))?;
+            let mut builder = CommitBuilder::new(base);
+            if let Some(rows) = staged.affected_rows {
+                builder = builder.with_affected_rows(rows);
+            }
             let counts = WriteResult {
                 rows_deleted: staged.num_deleted_rows,
                 ..Default::default()
             };
-            let mut builder = CommitBuilder::new(base.clone());
-            if let Some(rows) = staged.affected_rows {
-                builder = builder.with_affected_rows(rows);
-            }
-            let tx = with_properties(staged.transaction, record.properties(note, &counts));
+            Ok((builder, staged.transaction, counts))
+        })
+        .await
+    }
+
+    /// Stages a write on `base` with `stage` and commits it as one version recorded as
+    /// `record`; when another writer committed a conflicting change first, stages it again on
+    /// the latest version, up to the connection's retry count.
+    async fn commit_staged<'a, F, Fut>(
+        &self,
+        mut base: Arc<Dataset>,
+        record: &OperationRecord,
+        note: &CommitNote,
+        stage: F,
+    ) -> Result<WriteResult>
+    where
+        F: Fn(Arc<Dataset>) -> Fut,
+        Fut: std::future::Future<Output = Result<(CommitBuilder<'a>, Transaction, WriteResult)>>,
+    {
+        for attempt in 0.. {
+            let (builder, tx, counts) = stage(base.clone()).await?;
+            let tx = with_properties(tx, record.properties(note, &counts));
             if let Some(done) = self
                 .commit_attempt(builder, tx, counts, &mut base, attempt)
                 .await?
@@ -386,37 +407,31 @@ impl TableHandle {
     /// version recorded as `record`. The caller holds the write lock and checked the input.
     pub(crate) async fn commit_merge_insert(
         &self,
-        mut base: Arc<Dataset>,
+        base: Arc<Dataset>,
         spec: &MergeInsertSpec,
         batches: Vec<RecordBatch>,
         record: &OperationRecord,
         note: &CommitNote,
     ) -> Result<WriteResult> {
-        for attempt in 0.. {
-            let job = merge_insert_job(&base, spec)?;
-            let staged = job
+        let batches = &batches;
+        self.commit_staged(base, record, note, |base| async move {
+            let staged = merge_insert_job(&base, spec)?
                 .execute_uncommitted_batches(batches.clone())
                 .await
                 .map_err(classify_execution)?;
+            let mut builder = CommitBuilder::new(base);
+            if let Some(rows) = staged.affected_rows {
+                builder = builder.with_affected_rows(rows);
+            }
             let counts = WriteResult {
                 version: 0,
                 rows_added: staged.stats.num_inserted_rows,
                 rows_updated: staged.stats.num_updated_rows,
                 rows_deleted: staged.stats.num_deleted_rows,
             };
-            let mut builder = CommitBuilder::new(base.clone());
-            if let Some(rows) = staged.affected_rows {
-                builder = builder.with_affected_rows(rows);
-            }
-            let tx = with_properties(staged.transaction, record.properties(note, &counts));
-            if let Some(done) = self
-                .commit_attempt(builder, tx, counts, &mut base, attempt)
-                .await?
-            {
-                return Ok(done);
-            }
-        }
-        unreachable!("the retry loop returns or fails")
+            Ok((builder, staged.transaction, counts))
+        })
+        .await
     }
 
     /// Replaces all rows of `base` with `batches` (their schema becomes the table's) as one
