@@ -322,3 +322,41 @@ describe("schema()", () => {
     ]);
   });
 });
+
+// Repeated reads are answered from decoded columns kept in memory; what a read returns must
+// still belong to the caller alone.
+describe("results are the caller's own", () => {
+  it("writing into a returned table changes neither the table nor later reads", async () => {
+    const before = rowsOf(await table.toArrow(), "id");
+    for (const read of [
+      () => table.toArrow(),
+      () => table.query().where("category IN ('red', 'green', 'blue')").toArrow(),
+      () => table.query().select(["id", "vec"]).toArrow(),
+      () => table.vectorSearch(query).column("vec").limit(5).toArrow(),
+    ]) {
+      const t = await read();
+      for (const batch of t.batches) {
+        const id = batch.getChild("id");
+        id?.data[0]?.values.fill(-7n);
+        const vec = batch.getChild("vec");
+        vec?.data[0]?.children[0]?.values.fill(42);
+      }
+    }
+    expect(rowsOf(await table.toArrow(), "id")).toEqual(before);
+    const nearest = await table.vectorSearch(query).column("vec").limit(5).toArray();
+    const want = [...rows].sort((a, b) => l2(a.vec, query) - l2(b.vec, query)).slice(0, 5);
+    expect(nearest.map((r) => r.id)).toEqual(want.map((r) => r.id));
+  });
+
+  it("collected and streamed reads agree", async () => {
+    for (const where of ["category = 'blue'", "category <> 'red' AND score > 3", "id >= 250"]) {
+      const collected = rowsOf(await table.query().where(where).toArrow(), "id");
+      const streamed: Record<string, unknown>[] = [];
+      for await (const batch of table.query().where(where)) {
+        streamed.push(...rowsOf(new ArrowTable(batch), "id"));
+      }
+      expect(collected).toEqual(streamed);
+      expect(await table.countRows(where)).toBe(collected.length);
+    }
+  });
+});

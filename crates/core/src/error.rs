@@ -301,6 +301,12 @@ impl From<lance::Error> for Error {
     }
 }
 
+impl From<datafusion::error::DataFusionError> for Error {
+    fn from(err: datafusion::error::DataFusionError) -> Self {
+        Self::from(lance::Error::from(err))
+    }
+}
+
 impl From<arrow_schema::ArrowError> for Error {
     fn from(err: arrow_schema::ArrowError) -> Self {
         Self::new(ErrorCode::SchemaMismatch, err.to_string()).with_source(err)

@@ -1,108 +1,29 @@
-//! Exact nearest-neighbour search over a decoded, cached vector column.
+//! Exact nearest-neighbour search over decoded vector columns kept in memory.
 //!
-//! A version never changes, so the decoded vectors of a column at a version can be kept in
-//! memory and reused by every later search of that version: the first search scans the column
-//! once (what lance's exact search does every time), later ones only compute distances, with
-//! lance's SIMD kernels, on both cores. The cache is bounded (`PALIMPSEST_VECTOR_CACHE_MB`,
-//! default 2048; 0 turns it off) and drops the least recently used columns first.
+//! The columns come from `column_cache`: the first search decodes them once (what lance's
+//! exact search does every time), later ones only compute distances, with lance's SIMD
+//! kernels on rayon's pool, and gather the k hits from memory.
 
-use std::collections::{BinaryHeap, HashMap};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::collections::BinaryHeap;
+use std::sync::Arc;
 
-use arrow_array::{Array, FixedSizeListArray, Float32Array, RecordBatch, UInt64Array};
+use arrow_array::{Array, ArrayRef, FixedSizeListArray, Float32Array, RecordBatch};
+use arrow_buffer::NullBuffer;
 use arrow_schema::{DataType, Field, Schema};
-use futures::TryStreamExt;
-use lance::dataset::ProjectionRequest;
 use lance::index::DatasetIndexExt;
 use lance::Dataset;
 use lance_linalg::distance::{
     cosine_distance_batch, dot_distance_batch_into, l2_distance_batch_into, DistanceType,
 };
+use rayon::prelude::*;
 
+use crate::column_cache::{self, ROW_ID};
 use crate::error::Result;
 use crate::query::{vector_column, QueryRequest};
 
-const ROW_ID: &str = "_rowid";
 const DISTANCE: &str = "_distance";
-const DEFAULT_BUDGET_MB: usize = 2048;
-
-/// One vector column of one version, decoded: live, non-null rows only.
-struct DecodedColumn {
-    dim: usize,
-    values: Vec<f32>,
-    row_ids: Vec<u64>,
-}
-
-impl DecodedColumn {
-    fn bytes(&self) -> usize {
-        self.values.len() * 4 + self.row_ids.len() * 8
-    }
-}
-
-#[derive(Clone, PartialEq, Eq, Hash)]
-struct Key {
-    uri: String,
-    branch: Option<String>,
-    version: u64,
-    column: String,
-}
-
-#[derive(Default)]
-struct Cache {
-    entries: HashMap<Key, (Arc<DecodedColumn>, u64)>,
-    clock: u64,
-    bytes: usize,
-}
-
-fn budget_bytes() -> usize {
-    static BUDGET: OnceLock<usize> = OnceLock::new();
-    *BUDGET.get_or_init(|| {
-        std::env::var("PALIMPSEST_VECTOR_CACHE_MB")
-            .ok()
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(DEFAULT_BUDGET_MB)
-            * 1024
-            * 1024
-    })
-}
-
-fn cache() -> &'static Mutex<Cache> {
-    static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
-    CACHE.get_or_init(Mutex::default)
-}
-
-impl Cache {
-    fn get(&mut self, key: &Key) -> Option<Arc<DecodedColumn>> {
-        self.clock += 1;
-        let clock = self.clock;
-        self.entries.get_mut(key).map(|(column, used)| {
-            *used = clock;
-            column.clone()
-        })
-    }
-
-    fn insert(&mut self, key: Key, column: Arc<DecodedColumn>) {
-        let size = column.bytes();
-        while self.bytes + size > budget_bytes() {
-            let Some(oldest) = self
-                .entries
-                .iter()
-                .min_by_key(|(_, (_, used))| *used)
-                .map(|(k, _)| k.clone())
-            else {
-                break;
-            };
-            if let Some((gone, _)) = self.entries.remove(&oldest) {
-                self.bytes -= gone.bytes();
-            }
-        }
-        if self.bytes + size <= budget_bytes() {
-            self.clock += 1;
-            self.bytes += size;
-            self.entries.insert(key, (column, self.clock));
-        }
-    }
-}
+/// Rows per unit of parallel work: large enough to amortise scheduling.
+const WORK_ROWS: usize = 16_384;
 
 /// Whether `request` is a plain exact search this module answers the same way lance would:
 /// a float32 vector column, no filter, no distance range, no offset, no full-text part, and
@@ -111,7 +32,7 @@ pub(crate) async fn applies(dataset: &Dataset, request: &QueryRequest) -> Result
     let Some(vector) = &request.vector else {
         return Ok(false);
     };
-    if budget_bytes() == 0
+    if column_cache::budget_bytes() == 0
         || request.filter.is_some()
         || request.full_text.is_some()
         || request.offset.is_some()
@@ -139,17 +60,15 @@ pub(crate) async fn applies(dataset: &Dataset, request: &QueryRequest) -> Result
     Ok(!indexed)
 }
 
-/// The `k` nearest rows, closest first, with the requested columns and `_distance`.
-pub(crate) async fn search(dataset: &Dataset, request: &QueryRequest) -> Result<RecordBatch> {
+/// The `k` nearest rows, closest first, with the requested columns and `_distance`; `None`
+/// when the columns do not fit in the cache (lance then searches).
+pub(crate) async fn search(
+    dataset: &Dataset,
+    request: &QueryRequest,
+) -> Result<Option<RecordBatch>> {
     let vector = request.vector.as_ref().expect("checked by applies()");
     let column_name = vector_column(dataset, vector)?;
-    let decoded = decoded(dataset, &column_name).await?;
-    let metric = vector.distance_type.unwrap_or(DistanceType::L2);
-    let nearest = top_k(&decoded, &vector.values, vector.k, metric);
-    let ids: Vec<u64> = nearest.iter().map(|(_, i)| decoded.row_ids[*i]).collect();
-    let distances: Vec<f32> = nearest.iter().map(|(d, _)| *d).collect();
-
-    let mut columns: Vec<String> = match &request.columns {
+    let mut output: Vec<String> = match &request.columns {
         Some(columns) => columns.clone(),
         None => dataset
             .schema()
@@ -159,115 +78,107 @@ pub(crate) async fn search(dataset: &Dataset, request: &QueryRequest) -> Result<
             .collect(),
     };
     if request.with_row_id {
-        columns.push(ROW_ID.to_string());
+        output.push(ROW_ID.to_string());
     }
-    let projection = ProjectionRequest::from_columns(&columns, dataset.schema());
-    let rows = Arc::new(dataset.clone())
-        .take_rows(&ids, projection)
-        .await?;
-    let mut fields: Vec<Field> = rows
-        .schema()
-        .fields()
+    let mut needed = output.clone();
+    if !needed.contains(&column_name) {
+        needed.push(column_name.clone());
+    }
+    let Some(cached) = column_cache::load(dataset, &needed).await? else {
+        return Ok(None);
+    };
+    let at = cached.schema.index_of(&column_name)?;
+    let parts: Vec<VectorPart> = cached
+        .fragments
         .iter()
-        .map(|f| f.as_ref().clone())
+        .map(|f| VectorPart::of(f.columns[at].values.as_ref()))
         .collect();
-    let mut arrays = rows.columns().to_vec();
+    let metric = vector.distance_type.unwrap_or(DistanceType::L2);
+    let nearest = top_k(&parts, &vector.values, vector.k, metric);
+
+    let hits: Vec<(usize, usize)> = nearest.iter().map(|(_, f, r)| (*f, *r)).collect();
+    let mut fields: Vec<Field> = Vec::with_capacity(output.len() + 1);
+    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(output.len() + 1);
+    for name in &output {
+        let c = cached.schema.index_of(name)?;
+        let sources: Vec<&dyn Array> = cached
+            .fragments
+            .iter()
+            .map(|f| f.columns[c].values.as_ref())
+            .collect();
+        fields.push(cached.schema.field(c).clone());
+        arrays.push(arrow_select::interleave::interleave(&sources, &hits)?);
+    }
     // lance puts `_distance` before `_rowid`; do the same so both paths look alike.
     let at = fields
         .iter()
         .position(|f| f.name() == ROW_ID)
         .unwrap_or(fields.len());
     fields.insert(at, Field::new(DISTANCE, DataType::Float32, true));
+    let distances: Vec<f32> = nearest.iter().map(|(d, _, _)| *d).collect();
     arrays.insert(at, Arc::new(Float32Array::from(distances)));
-    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
+    Ok(Some(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        arrays,
+    )?))
 }
 
-async fn decoded(dataset: &Dataset, column: &str) -> Result<Arc<DecodedColumn>> {
-    let key = Key {
-        uri: dataset.uri().to_string(),
-        branch: dataset.manifest().branch.clone(),
-        version: dataset.version_id(),
-        column: column.to_string(),
-    };
-    if let Some(hit) = cache().lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
-        return Ok(hit);
-    }
-    let mut scan = dataset.scan();
-    scan.project(&[column])?;
-    scan.with_row_id();
-    let batches: Vec<RecordBatch> = scan.try_into_stream().await?.try_collect().await?;
-    let mut dim = 0;
-    let mut values = Vec::new();
-    let mut row_ids = Vec::new();
-    for batch in &batches {
-        let list = batch
-            .column_by_name(column)
-            .and_then(|c| c.as_any().downcast_ref::<FixedSizeListArray>())
+/// One fragment's vectors: the flat values and which rows have one.
+struct VectorPart<'a> {
+    dim: usize,
+    values: &'a [f32],
+    valid: Option<&'a NullBuffer>,
+}
+
+impl<'a> VectorPart<'a> {
+    fn of(array: &'a dyn Array) -> Self {
+        let list = array
+            .as_any()
+            .downcast_ref::<FixedSizeListArray>()
             .expect("a float32 vector column");
-        let ids = batch
-            .column_by_name(ROW_ID)
-            .and_then(|c| c.as_any().downcast_ref::<UInt64Array>())
-            .expect("row ids were requested");
-        dim = list.value_length() as usize;
+        let dim = list.value_length() as usize;
         let flat = list
             .values()
             .as_any()
             .downcast_ref::<Float32Array>()
             .expect("float32 values");
         let start = list.offset() * dim;
-        let all = &flat.values()[start..start + list.len() * dim];
-        if list.null_count() == 0 {
-            values.extend_from_slice(all);
-            row_ids.extend_from_slice(ids.values());
-        } else {
-            // Rows without a vector have no distance; lance leaves them out too.
-            for row in (0..list.len()).filter(|r| list.is_valid(*r)) {
-                values.extend_from_slice(&all[row * dim..(row + 1) * dim]);
-                row_ids.push(ids.value(row));
-            }
+        VectorPart {
+            dim,
+            values: &flat.values()[start..start + list.len() * dim],
+            valid: list.nulls().filter(|n| n.null_count() > 0),
         }
     }
-    let column = Arc::new(DecodedColumn {
-        dim,
-        values,
-        row_ids,
-    });
-    cache()
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(key, column.clone());
-    Ok(column)
 }
 
-/// (distance, position) of the `k` nearest vectors, nearest first; ties by position.
+/// (distance, fragment, row) of the `k` nearest vectors, nearest first; ties by position.
 fn top_k(
-    column: &DecodedColumn,
+    parts: &[VectorPart],
     query: &[f32],
     k: usize,
     metric: DistanceType,
-) -> Vec<(f32, usize)> {
-    let dim = column.dim.max(1);
-    let rows = column.values.len() / dim;
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 8);
-    let chunk = rows.div_ceil(threads).max(1);
-    let partial: Vec<Vec<(f32, usize)>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..rows)
-            .step_by(chunk)
-            .map(|start| {
-                let end = (start + chunk).min(rows);
-                let slice = &column.values[start * dim..end * dim];
-                scope.spawn(move || nearest_in(slice, query, dim, k, metric, start))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("distance worker"))
-            .collect()
-    });
-    let mut all: Vec<(f32, usize)> = partial.into_iter().flatten().collect();
-    all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+) -> Vec<(f32, usize, usize)> {
+    // Units of work: row ranges of fragments, spread over the pool.
+    let work: Vec<(usize, usize, usize)> = parts
+        .iter()
+        .enumerate()
+        .flat_map(|(f, part)| {
+            let rows = part.values.len() / part.dim.max(1);
+            (0..rows)
+                .step_by(WORK_ROWS)
+                .map(move |start| (f, start, (start + WORK_ROWS).min(rows)))
+        })
+        .collect();
+    let mut all: Vec<(f32, usize, usize)> = work
+        .par_iter()
+        .flat_map_iter(|(f, start, end)| {
+            let part = &parts[*f];
+            nearest_in(part, *start, *end, query, k, metric)
+                .into_iter()
+                .map(move |(d, r)| (d, *f, r))
+        })
+        .collect();
+    all.sort_by(|a, b| a.0.total_cmp(&b.0).then((a.1, a.2).cmp(&(b.1, b.2))));
     all.truncate(k);
     all
 }
@@ -290,15 +201,18 @@ impl Ord for Candidate {
     }
 }
 
+/// (distance, row) of the `k` nearest rows in `start..end` of `part`.
 fn nearest_in(
-    vectors: &[f32],
+    part: &VectorPart,
+    start: usize,
+    end: usize,
     query: &[f32],
-    dim: usize,
     k: usize,
     metric: DistanceType,
-    offset: usize,
 ) -> Vec<(f32, usize)> {
     const BLOCK: usize = 4096;
+    let dim = part.dim;
+    let vectors = &part.values[start * dim..end * dim];
     let mut heap: BinaryHeap<Candidate> = BinaryHeap::with_capacity(k + 1);
     let mut distances = vec![0f32; BLOCK];
     for (b, block) in vectors.chunks(BLOCK * dim).enumerate() {
@@ -314,10 +228,12 @@ fn nearest_in(
             _ => l2_distance_batch_into(query, block, dim, out),
         }
         for (i, d) in out.iter().enumerate() {
-            if d.is_nan() {
+            let row = start + b * BLOCK + i;
+            // Rows without a vector have no distance; lance leaves them out too.
+            if d.is_nan() || part.valid.is_some_and(|v| v.is_null(row)) {
                 continue;
             }
-            let candidate = Candidate(*d, offset + b * BLOCK + i);
+            let candidate = Candidate(*d, row);
             if heap.len() < k {
                 heap.push(candidate);
             } else if heap.peek().is_some_and(|worst| candidate < *worst) {

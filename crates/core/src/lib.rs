@@ -2,7 +2,9 @@
 //! the napi binding only converts values.
 
 mod branches;
+mod cached_reads;
 mod clone;
+mod column_cache;
 mod commit_hook;
 mod commit_note;
 mod connection;

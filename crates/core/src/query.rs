@@ -83,6 +83,9 @@ impl TableHandle {
         let count = match filter {
             Some(filter) => {
                 check_single_expression(filter, "the filter")?;
+                if let Some(count) = crate::cached_reads::count(&dataset, filter).await? {
+                    return Ok(count);
+                }
                 dataset
                     .count_rows(Some(filter.to_string()))
                     .await
@@ -94,28 +97,28 @@ impl TableHandle {
     }
 
     pub async fn query(&self, request: &QueryRequest) -> Result<Vec<RecordBatch>> {
-        let result = match self.query_stream(request).await {
-            Ok(stream) => stream.try_collect().await,
-            Err(err) => Err(err),
-        };
+        let result = async {
+            let dataset = self.view().await?;
+            if let Some(filter) = &request.filter {
+                check_single_expression(filter, "the filter")?;
+            }
+            if let Some(batches) = crate::cached_reads::query(&dataset, request).await? {
+                return Ok(batches);
+            }
+            stream_of(&dataset, request).await?.try_collect().await
+        }
+        .await;
         match result {
             Err(err) => Err(self.explain_damage(err).await),
             ok => ok,
         }
     }
 
+    /// The rows of `request` batch by batch: plain reads stream from lance without filling
+    /// the column cache.
     pub async fn query_stream(&self, request: &QueryRequest) -> Result<BatchStream> {
         let dataset = self.view().await?;
-        if request.vector.is_some() && request.full_text.is_some() {
-            let batch = crate::hybrid::hybrid_search(&dataset, request).await?;
-            return Ok(futures::stream::once(async { Ok(batch) }).boxed());
-        }
-        if crate::exact_knn::applies(&dataset, request).await? {
-            let batch = crate::exact_knn::search(&dataset, request).await?;
-            return Ok(futures::stream::once(async { Ok(batch) }).boxed());
-        }
-        let stream = scan(&dataset, request).await?;
-        Ok(stream.map(|batch| batch.map_err(Error::from)).boxed())
+        stream_of(&dataset, request).await
     }
 
     /// How lance would run `request`: the physical plan, for checking index use.
@@ -124,6 +127,20 @@ impl TableHandle {
         let scanner = configure(&dataset, request).await?;
         Ok(scanner.explain_plan(verbose).await?)
     }
+}
+
+async fn stream_of(dataset: &Dataset, request: &QueryRequest) -> Result<BatchStream> {
+    let one = |batch: RecordBatch| futures::stream::once(async { Ok(batch) }).boxed();
+    if request.vector.is_some() && request.full_text.is_some() {
+        return Ok(one(crate::hybrid::hybrid_search(dataset, request).await?));
+    }
+    if crate::exact_knn::applies(dataset, request).await? {
+        if let Some(batch) = crate::exact_knn::search(dataset, request).await? {
+            return Ok(one(batch));
+        }
+    }
+    let stream = scan(dataset, request).await?;
+    Ok(stream.map(|batch| batch.map_err(Error::from)).boxed())
 }
 
 pub(crate) async fn scan(

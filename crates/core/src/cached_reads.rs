@@ -1,0 +1,250 @@
+//! Plain reads (no vector or text search) and filtered counts answered from decoded columns in
+//! memory (`column_cache`), with lance's own SQL planner evaluating the filter.
+//!
+//! Lance re-reads and decodes the data files on every query; from memory a filter is a few
+//! vectorised kernels over arrays. Low-cardinality string columns carry a dictionary, so
+//! `category = 'x'` and `category IN (...)` compare integer keys instead of strings. Anything
+//! this module does not handle (nested columns, a filter lance's planner rejects) returns
+//! `None`, and the caller reads through lance, which also reports the errors.
+
+use std::collections::HashMap;
+use std::ops::Not;
+use std::sync::Arc;
+
+use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions};
+use arrow_schema::{DataType, Field, Schema};
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
+use lance::Dataset;
+use lance_datafusion::planner::Planner;
+
+use crate::column_cache::{self, CachedColumns, ROW_ID};
+use crate::error::Result;
+use crate::query::QueryRequest;
+
+/// Prefix of the per-fragment key columns a rewritten filter compares.
+const KEYS_PREFIX: &str = "__palimpsest_keys_";
+
+/// A filter, parsed and checked by lance's planner, and the columns it reads.
+struct MemoryFilter {
+    expr: Expr,
+    columns: Vec<String>,
+}
+
+fn plan_filter(dataset: &Dataset, sql: &str) -> Option<MemoryFilter> {
+    let schema = Arc::new(arrow_schema::Schema::from(dataset.schema()));
+    let planner = Planner::new(schema);
+    let expr = planner.parse_filter(sql).ok()?;
+    let expr = planner.optimize_expr(expr).ok()?;
+    let columns = Planner::column_names_in_expr(&expr);
+    let top_level = |c: &String| dataset.schema().fields.iter().any(|f| &f.name == c);
+    if !columns.iter().all(top_level) {
+        return None;
+    }
+    Some(MemoryFilter { expr, columns })
+}
+
+/// Columns a plain query returns, in order; `None` when one does not exist (lance then
+/// reports it).
+fn output_columns(dataset: &Dataset, request: &QueryRequest) -> Option<Vec<String>> {
+    let mut columns = match &request.columns {
+        Some(columns) => {
+            let top_level = |c: &String| dataset.schema().fields.iter().any(|f| &f.name == c);
+            if !columns.iter().all(top_level) {
+                return None;
+            }
+            columns.clone()
+        }
+        None => dataset
+            .schema()
+            .fields
+            .iter()
+            .map(|f| f.name.clone())
+            .collect(),
+    };
+    if request.with_row_id {
+        columns.push(ROW_ID.to_string());
+    }
+    Some(columns)
+}
+
+/// `output` followed by the filter's columns not already in it.
+fn needed_columns(output: &[String], filter: Option<&MemoryFilter>) -> Vec<String> {
+    let mut needed = output.to_vec();
+    for column in filter.map_or(&[][..], |f| f.columns.as_slice()) {
+        if !needed.contains(column) {
+            needed.push(column.clone());
+        }
+    }
+    needed
+}
+
+/// The rows of a plain query, or `None` when lance should answer it.
+pub(crate) async fn query(
+    dataset: &Dataset,
+    request: &QueryRequest,
+) -> Result<Option<Vec<RecordBatch>>> {
+    if request.vector.is_some() || request.full_text.is_some() {
+        return Ok(None);
+    }
+    let Some(output) = output_columns(dataset, request) else {
+        return Ok(None);
+    };
+    let filter = match &request.filter {
+        Some(sql) => match plan_filter(dataset, sql) {
+            Some(filter) => Some(filter),
+            None => return Ok(None),
+        },
+        None => None,
+    };
+    let needed = needed_columns(&output, filter.as_ref());
+    // A bounded read decodes little through lance; decode whole columns only for reads that
+    // need them whole.
+    let bounded = request.limit.is_some() || request.offset.is_some();
+    if output.is_empty() || (bounded && !column_cache::all_cached(dataset, &needed)) {
+        return Ok(None);
+    }
+    let Some(cached) = column_cache::load(dataset, &needed).await? else {
+        return Ok(None);
+    };
+    let projection: Vec<usize> = (0..output.len()).collect();
+    let mut skip = request.offset.unwrap_or(0) as usize;
+    let mut remaining = request.limit.map_or(usize::MAX, |l| l as usize);
+    let mut out = Vec::new();
+    for f in 0..cached.fragments.len() {
+        if remaining == 0 {
+            break;
+        }
+        let batch = cached.batch(f)?.project(&projection)?;
+        let (mut rows, mut fresh) = (batch, false);
+        if let Some(filter) = &filter {
+            let mask = evaluate(filter, &cached, f)?;
+            match mask.true_count() {
+                0 => continue,
+                n if n == rows.num_rows() => {}
+                _ => {
+                    rows = arrow_select::filter::filter_record_batch(&rows, &mask)?;
+                    fresh = true;
+                }
+            }
+        }
+        if skip >= rows.num_rows() {
+            skip -= rows.num_rows();
+            continue;
+        }
+        let take = (rows.num_rows() - skip).min(remaining);
+        rows = rows.slice(skip, take);
+        skip = 0;
+        remaining -= take;
+        out.push(if fresh {
+            rows
+        } else {
+            column_cache::detach(&rows)?
+        });
+    }
+    Ok(Some(out))
+}
+
+/// The number of rows matching `sql`, or `None` when lance should count.
+pub(crate) async fn count(dataset: &Dataset, sql: &str) -> Result<Option<u64>> {
+    let Some(filter) = plan_filter(dataset, sql) else {
+        return Ok(None);
+    };
+    if filter.columns.is_empty() {
+        return Ok(None);
+    }
+    let Some(cached) = column_cache::load(dataset, &filter.columns).await? else {
+        return Ok(None);
+    };
+    let mut total = 0u64;
+    for f in 0..cached.fragments.len() {
+        total += evaluate(&filter, &cached, f)?.true_count() as u64;
+    }
+    Ok(Some(total))
+}
+
+/// The filter's value for every row of fragment `f` (null counts as not matching).
+fn evaluate(filter: &MemoryFilter, cached: &CachedColumns, f: usize) -> Result<BooleanArray> {
+    let fragment = &cached.fragments[f];
+    let mut fields: Vec<Field> = Vec::new();
+    let mut arrays: Vec<ArrayRef> = Vec::new();
+    let mut dictionaries = HashMap::new();
+    for name in &filter.columns {
+        let at = cached
+            .schema
+            .index_of(name)
+            .expect("the filter's columns were loaded");
+        let column = &fragment.columns[at];
+        fields.push(cached.schema.field(at).clone());
+        arrays.push(column.values.clone());
+        if let Some((keys, dictionary)) = &column.keys {
+            let keys_name = format!("{KEYS_PREFIX}{name}");
+            fields.push(Field::new(&keys_name, DataType::UInt32, true));
+            arrays.push(Arc::new(keys.clone()));
+            dictionaries.insert(name.clone(), (keys_name, dictionary));
+        }
+    }
+    let expr = if dictionaries.is_empty() {
+        filter.expr.clone()
+    } else {
+        compare_keys(filter.expr.clone(), &dictionaries)?
+    };
+    let schema = Arc::new(Schema::new(fields));
+    let options = RecordBatchOptions::new().with_row_count(Some(fragment.rows));
+    let batch = RecordBatch::try_new_with_options(schema.clone(), arrays, &options)?;
+    let physical = Planner::new(schema).create_physical_expr(&expr)?;
+    let value = physical.evaluate(&batch)?.into_array(fragment.rows)?;
+    Ok(value
+        .as_any()
+        .downcast_ref::<BooleanArray>()
+        .cloned()
+        .unwrap_or_else(|| BooleanArray::from(vec![false; fragment.rows])))
+}
+
+type Dictionaries<'a> = HashMap<String, (String, &'a arrow_array::StringArray)>;
+
+/// Rewrites `column = 'text'`, `<>` and `IN (...)` on dictionary columns into comparisons of
+/// their keys.
+fn compare_keys(expr: Expr, dictionaries: &Dictionaries) -> Result<Expr> {
+    let key_of = |name: &str, literal: &Expr| -> Option<Expr> {
+        let (keys_name, dictionary) = dictionaries.get(name)?;
+        let Expr::Literal(ScalarValue::Utf8(Some(text)), _) = literal else {
+            return None;
+        };
+        let key = (0..dictionary.len())
+            .find(|i| dictionary.value(*i) == text)
+            .map_or(u32::MAX, |i| i as u32);
+        let column = Expr::Column(datafusion::common::Column::from_name(keys_name));
+        Some(column.eq(Expr::Literal(ScalarValue::UInt32(Some(key)), None)))
+    };
+    let rewritten = expr.transform(|e| {
+        let replaced = match &e {
+            Expr::BinaryExpr(BinaryExpr { left, op, right })
+                if matches!(op, Operator::Eq | Operator::NotEq) =>
+            {
+                let pair = match (left.as_ref(), right.as_ref()) {
+                    (Expr::Column(c), lit) | (lit, Expr::Column(c)) => key_of(&c.name, lit),
+                    _ => None,
+                };
+                pair.map(|eq| if *op == Operator::NotEq { eq.not() } else { eq })
+            }
+            Expr::InList(list) => match list.expr.as_ref() {
+                Expr::Column(c) if dictionaries.contains_key(&c.name) => list
+                    .list
+                    .iter()
+                    .map(|item| key_of(&c.name, item))
+                    .collect::<Option<Vec<_>>>()
+                    .and_then(|eqs| eqs.into_iter().reduce(Expr::or))
+                    .map(|any| if list.negated { any.not() } else { any }),
+                _ => None,
+            },
+            _ => None,
+        };
+        Ok(match replaced {
+            Some(new) => Transformed::yes(new),
+            None => Transformed::no(e),
+        })
+    })?;
+    Ok(rewritten.data)
+}

@@ -1,0 +1,417 @@
+//! Decoded columns kept in memory, per fragment.
+//!
+//! A fragment's data files never change, so the live rows of a column in a fragment, decoded,
+//! stay correct for as long as the fragment exists unchanged (same files, same deletion file).
+//! Reads that need whole columns anyway (full-table reads, filters, exact kNN) decode them
+//! once and reuse them in every later version that still has the fragment; an append decodes
+//! only its new fragment, a delete only the fragments it touched.
+//!
+//! The cache is bounded (`PALIMPSEST_CACHE_MB`, default 2048; 0 turns it off) and drops the
+//! least recently used entries first. Arrays handed out share the cache's buffers: callers
+//! that return them to users copy them first (`detach`).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use arrow_array::{
+    make_array, Array, ArrayRef, RecordBatch, RecordBatchOptions, StringArray, UInt32Array,
+    UInt64Array,
+};
+use arrow_data::transform::MutableArrayData;
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use futures::TryStreamExt;
+use lance::Dataset;
+use lance_table::format::Fragment;
+
+use crate::error::Result;
+
+/// The row id pseudo-column, cached like a column when a read asks for it.
+pub(crate) const ROW_ID: &str = "_rowid";
+const ROW_ADDR: &str = "_rowaddr";
+/// Cache key of `_rowid`: lance field ids are 0 or more, system columns small negatives.
+const ROW_ID_KEY: i32 = i32::MIN;
+const DEFAULT_BUDGET_MB: usize = 2048;
+/// A string column keeps a dictionary beside its values when it has at most this many
+/// distinct values in a fragment (filters then compare keys, not strings).
+const MAX_DICTIONARY: usize = 4096;
+
+/// The decoded live rows of one column of one fragment.
+pub(crate) struct CachedColumn {
+    pub values: ArrayRef,
+    /// For low-cardinality strings: a key per row into `dictionary` (null where the value is).
+    pub keys: Option<(UInt32Array, StringArray)>,
+    bytes: usize,
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Key {
+    uri: String,
+    /// The fragment as the manifest describes it: any change to it is a new key.
+    fragment: Arc<str>,
+    field: i32,
+}
+
+#[derive(Default)]
+struct Cache {
+    entries: HashMap<Key, (Arc<CachedColumn>, u64)>,
+    clock: u64,
+    bytes: usize,
+}
+
+pub(crate) fn budget_bytes() -> usize {
+    static BUDGET: OnceLock<usize> = OnceLock::new();
+    *BUDGET.get_or_init(|| {
+        std::env::var("PALIMPSEST_CACHE_MB")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(DEFAULT_BUDGET_MB)
+            * 1024
+            * 1024
+    })
+}
+
+fn cache() -> std::sync::MutexGuard<'static, Cache> {
+    static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
+    CACHE
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+impl Cache {
+    fn get(&mut self, key: &Key) -> Option<Arc<CachedColumn>> {
+        self.clock += 1;
+        let clock = self.clock;
+        self.entries.get_mut(key).map(|(column, used)| {
+            *used = clock;
+            column.clone()
+        })
+    }
+
+    fn insert(&mut self, key: Key, column: Arc<CachedColumn>) {
+        let size = column.bytes;
+        let budget = budget_bytes();
+        while self.bytes + size > budget {
+            let Some(oldest) = self
+                .entries
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            if let Some((gone, _)) = self.entries.remove(&oldest) {
+                self.bytes -= gone.bytes;
+            }
+        }
+        if self.bytes + size <= budget {
+            self.clock += 1;
+            self.bytes += size;
+            if let Some((old, _)) = self.entries.insert(key, (column, self.clock)) {
+                self.bytes -= old.bytes;
+            }
+        }
+    }
+}
+
+/// The live rows of one fragment: one cached column per requested name.
+pub(crate) struct FragmentColumns {
+    pub columns: Vec<Arc<CachedColumn>>,
+    pub rows: usize,
+}
+
+/// Whole columns of a version, fragment by fragment (in scan order, fragments without live
+/// rows left out).
+pub(crate) struct CachedColumns {
+    pub schema: SchemaRef,
+    pub fragments: Vec<FragmentColumns>,
+}
+
+impl CachedColumns {
+    /// Fragment `f` as a batch of all the requested columns (sharing the cache's buffers).
+    pub fn batch(&self, f: usize) -> Result<RecordBatch> {
+        let fragment = &self.fragments[f];
+        let arrays = fragment.columns.iter().map(|c| c.values.clone()).collect();
+        let options = RecordBatchOptions::new().with_row_count(Some(fragment.rows));
+        Ok(RecordBatch::try_new_with_options(
+            self.schema.clone(),
+            arrays,
+            &options,
+        )?)
+    }
+}
+
+/// The arrow field a cached read returns for `name` (`_rowid` included).
+fn field_of(dataset: &Dataset, name: &str) -> Option<(Field, i32)> {
+    if name == ROW_ID {
+        return Some((Field::new(ROW_ID, DataType::UInt64, true), ROW_ID_KEY));
+    }
+    let field = dataset.schema().field(name)?;
+    // Only top-level columns: a dotted path names a nested field.
+    if dataset.schema().fields.iter().all(|f| f.name != name) {
+        return None;
+    }
+    Some((Field::from(field), field.id))
+}
+
+/// A rough size of a column's decoded rows, to refuse reads that could not fit.
+fn row_width(data_type: &DataType) -> usize {
+    match data_type {
+        DataType::FixedSizeList(child, n) => row_width(child.data_type()) * (*n as usize),
+        t => t.primitive_width().unwrap_or(32),
+    }
+}
+
+/// Whether every requested column of every fragment is already decoded.
+pub(crate) fn all_cached(dataset: &Dataset, columns: &[String]) -> bool {
+    if budget_bytes() == 0 {
+        return false;
+    }
+    let Some(fields) = columns
+        .iter()
+        .map(|c| field_of(dataset, c).map(|(_, id)| id))
+        .collect::<Option<Vec<_>>>()
+    else {
+        return false;
+    };
+    let uri = dataset.uri().to_string();
+    let mut cache = cache();
+    dataset.fragments().iter().all(|fragment| {
+        let fingerprint = fingerprint(fragment);
+        fields.iter().all(|field| {
+            cache
+                .get(&Key {
+                    uri: uri.clone(),
+                    fragment: fingerprint.clone(),
+                    field: *field,
+                })
+                .is_some()
+        })
+    })
+}
+
+fn fingerprint(fragment: &Fragment) -> Arc<str> {
+    serde_json::to_string(fragment)
+        .unwrap_or_else(|_| format!("{fragment:?}"))
+        .into()
+}
+
+/// `columns` (top-level names, or `_rowid`) of every live row of `dataset`, decoded once and
+/// then served from memory. `None` when the cache is off, a name is not a top-level column, or
+/// the columns would not fit in the cache: the caller then reads through lance as usual.
+pub(crate) async fn load(dataset: &Dataset, columns: &[String]) -> Result<Option<CachedColumns>> {
+    let budget = budget_bytes();
+    if budget == 0 || columns.is_empty() {
+        return Ok(None);
+    }
+    let Some(fields) = columns
+        .iter()
+        .map(|c| field_of(dataset, c))
+        .collect::<Option<Vec<_>>>()
+    else {
+        return Ok(None);
+    };
+    let uri = dataset.uri().to_string();
+    let fragments = dataset.fragments().clone();
+    let keys: Vec<Vec<Key>> = fragments
+        .iter()
+        .map(|fragment| {
+            let fingerprint = fingerprint(fragment);
+            fields
+                .iter()
+                .map(|(_, id)| Key {
+                    uri: uri.clone(),
+                    fragment: fingerprint.clone(),
+                    field: *id,
+                })
+                .collect()
+        })
+        .collect();
+    let mut found: Vec<Vec<Option<Arc<CachedColumn>>>> = {
+        let mut cache = cache();
+        keys.iter()
+            .map(|row| row.iter().map(|key| cache.get(key)).collect())
+            .collect()
+    };
+    let missing: Vec<usize> = (0..fragments.len())
+        .filter(|f| found[*f].iter().any(Option::is_none))
+        .collect();
+    if !missing.is_empty() {
+        let width: usize = fields.iter().map(|(f, _)| row_width(f.data_type())).sum();
+        let rows: usize = missing
+            .iter()
+            .map(|f| live_rows(&fragments[*f]))
+            .sum::<usize>();
+        if rows.saturating_mul(width) > budget {
+            return Ok(None);
+        }
+        let decoded = decode(dataset, &fragments, &missing, &fields).await?;
+        let mut cache = cache();
+        for (f, columns) in decoded {
+            for (c, column) in columns.into_iter().enumerate() {
+                cache.insert(keys[f][c].clone(), column.clone());
+                found[f][c] = Some(column);
+            }
+        }
+    }
+    let schema = Arc::new(Schema::new(
+        fields.into_iter().map(|(f, _)| f).collect::<Vec<_>>(),
+    ));
+    let mut out = Vec::new();
+    for columns in found {
+        let columns: Vec<Arc<CachedColumn>> = columns
+            .into_iter()
+            .map(|c| c.expect("every missing column was decoded"))
+            .collect();
+        let rows = columns[0].values.len();
+        if rows > 0 {
+            out.push(FragmentColumns { columns, rows });
+        }
+    }
+    Ok(Some(CachedColumns {
+        schema,
+        fragments: out,
+    }))
+}
+
+fn live_rows(fragment: &Fragment) -> usize {
+    let physical = fragment.physical_rows.unwrap_or(0);
+    let deleted = fragment
+        .deletion_file
+        .as_ref()
+        .and_then(|d| d.num_deleted_rows)
+        .unwrap_or(0);
+    physical.saturating_sub(deleted)
+}
+
+/// Decodes `fields` of the fragments at `which`, in one scan, split by fragment.
+async fn decode(
+    dataset: &Dataset,
+    fragments: &[Fragment],
+    which: &[usize],
+    fields: &[(Field, i32)],
+) -> Result<Vec<(usize, Vec<Arc<CachedColumn>>)>> {
+    let names: Vec<&str> = fields
+        .iter()
+        .map(|(f, _)| f.name().as_str())
+        .filter(|n| *n != ROW_ID)
+        .collect();
+    let mut scan = dataset.scan();
+    scan.with_fragments(which.iter().map(|f| fragments[*f].clone()).collect());
+    scan.project(&names)?;
+    scan.scan_in_order(true);
+    if names.len() < fields.len() {
+        scan.with_row_id();
+    }
+    scan.with_row_address();
+    let batches: Vec<RecordBatch> = scan.try_into_stream().await?.try_collect().await?;
+
+    // Rows of each fragment id, in order: a batch may end or start mid-fragment.
+    let mut pieces: HashMap<u64, Vec<RecordBatch>> = HashMap::new();
+    for batch in &batches {
+        let addresses = batch
+            .column_by_name(ROW_ADDR)
+            .and_then(|c| c.as_any().downcast_ref::<UInt64Array>())
+            .expect("row addresses were requested");
+        let mut start = 0;
+        while start < batch.num_rows() {
+            let id = addresses.value(start) >> 32;
+            let mut end = start + 1;
+            while end < batch.num_rows() && addresses.value(end) >> 32 == id {
+                end += 1;
+            }
+            pieces
+                .entry(id)
+                .or_default()
+                .push(batch.slice(start, end - start));
+            start = end;
+        }
+    }
+    let mut out = Vec::with_capacity(which.len());
+    for f in which {
+        let parts = pieces.remove(&fragments[*f].id).unwrap_or_default();
+        let mut columns = Vec::with_capacity(fields.len());
+        for (field, _) in fields {
+            let arrays: Vec<&dyn Array> = parts
+                .iter()
+                .map(|b| {
+                    b.column_by_name(field.name())
+                        .expect("projected column")
+                        .as_ref()
+                })
+                .collect();
+            let values = match arrays.as_slice() {
+                [] => arrow_array::new_empty_array(field.data_type()),
+                // A copy even for one piece: the scan's buffers may be larger than the slice.
+                many => detach_array(&concat(many)?),
+            };
+            columns.push(Arc::new(cached(values)));
+        }
+        out.push((*f, columns));
+    }
+    Ok(out)
+}
+
+fn concat(arrays: &[&dyn Array]) -> Result<ArrayRef> {
+    Ok(arrow_select::concat::concat(arrays)?)
+}
+
+fn cached(values: ArrayRef) -> CachedColumn {
+    let keys = values
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .and_then(dictionary_of);
+    let bytes = values.get_array_memory_size()
+        + keys.as_ref().map_or(0, |(k, d)| {
+            k.get_array_memory_size() + d.get_array_memory_size()
+        });
+    CachedColumn {
+        values,
+        keys,
+        bytes,
+    }
+}
+
+/// Keys into the distinct values of `strings`, when there are few of them.
+fn dictionary_of(strings: &StringArray) -> Option<(UInt32Array, StringArray)> {
+    let mut index: HashMap<&str, u32> = HashMap::new();
+    let mut distinct: Vec<&str> = Vec::new();
+    let mut keys = Vec::with_capacity(strings.len());
+    for value in strings.iter() {
+        keys.push(match value {
+            None => None,
+            Some(s) => Some(match index.get(s) {
+                Some(k) => *k,
+                None => {
+                    if distinct.len() == MAX_DICTIONARY {
+                        return None;
+                    }
+                    let k = distinct.len() as u32;
+                    index.insert(s, k);
+                    distinct.push(s);
+                    k
+                }
+            }),
+        });
+    }
+    Some((UInt32Array::from(keys), StringArray::from(distinct)))
+}
+
+/// A copy of `array` in buffers of its own (so users can never write into the cache's).
+pub(crate) fn detach_array(array: &ArrayRef) -> ArrayRef {
+    let data = array.to_data();
+    let mut copy = MutableArrayData::new(vec![&data], false, data.len());
+    copy.extend(0, 0, data.len());
+    make_array(copy.freeze())
+}
+
+/// `batch` with every column copied into buffers of its own.
+pub(crate) fn detach(batch: &RecordBatch) -> Result<RecordBatch> {
+    let columns = batch.columns().iter().map(detach_array).collect();
+    let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+    Ok(RecordBatch::try_new_with_options(
+        batch.schema(),
+        columns,
+        &options,
+    )?)
+}
