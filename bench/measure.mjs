@@ -14,11 +14,20 @@ export async function timed(fn) {
   return { seconds: now() - t0, out };
 }
 
-/** Median seconds over `runs` calls (after a GC when exposed), to damp cache and GC noise. */
+/**
+ * A full GC (when exposed), then one turn of the event loop so the finalizers it scheduled
+ * (native memory of earlier results) run before the next measurement, not during it.
+ */
+export async function settle() {
+  globalThis.gc?.();
+  await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Median seconds over `runs` calls (each after settle()), to damp cache and GC noise. */
 export async function median(runs, fn) {
   const times = [];
   for (let i = 0; i < runs; i++) {
-    globalThis.gc?.();
+    await settle();
     const t0 = now();
     await fn(i);
     times.push(now() - t0);

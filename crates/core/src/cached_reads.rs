@@ -16,6 +16,7 @@ use arrow_schema::{DataType, Field, Schema};
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
+use datafusion::physical_plan::PhysicalExpr;
 use lance::Dataset;
 use lance_datafusion::planner::Planner;
 
@@ -23,13 +24,16 @@ use crate::column_cache::{self, CachedColumns, ROW_ID};
 use crate::error::Result;
 use crate::query::QueryRequest;
 
-/// Prefix of the per-fragment key columns a rewritten filter compares.
+/// Prefix of the per-segment key columns a rewritten filter compares.
 const KEYS_PREFIX: &str = "__palimpsest_keys_";
 
 /// A filter, parsed and checked by lance's planner, and the columns it reads.
 struct MemoryFilter {
     expr: Expr,
     columns: Vec<String>,
+    /// The physical plan over the plain columns, made once per read (segments with
+    /// dictionary keys get their own).
+    plain: std::sync::OnceLock<Arc<dyn PhysicalExpr>>,
 }
 
 fn plan_filter(dataset: &Dataset, sql: &str) -> Option<MemoryFilter> {
@@ -42,7 +46,11 @@ fn plan_filter(dataset: &Dataset, sql: &str) -> Option<MemoryFilter> {
     if !columns.iter().all(top_level) {
         return None;
     }
-    Some(MemoryFilter { expr, columns })
+    Some(MemoryFilter {
+        expr,
+        columns,
+        plain: std::sync::OnceLock::new(),
+    })
 }
 
 /// Columns a plain query returns, in order; `None` when one does not exist (lance then
@@ -112,7 +120,7 @@ pub(crate) async fn query(
     let mut skip = request.offset.unwrap_or(0) as usize;
     let mut remaining = request.limit.map_or(usize::MAX, |l| l as usize);
     let mut out = Vec::new();
-    for f in 0..cached.fragments.len() {
+    for f in 0..cached.segments.len() {
         if remaining == 0 {
             break;
         }
@@ -158,15 +166,15 @@ pub(crate) async fn count(dataset: &Dataset, sql: &str) -> Result<Option<u64>> {
         return Ok(None);
     };
     let mut total = 0u64;
-    for f in 0..cached.fragments.len() {
+    for f in 0..cached.segments.len() {
         total += evaluate(&filter, &cached, f)?.true_count() as u64;
     }
     Ok(Some(total))
 }
 
-/// The filter's value for every row of fragment `f` (null counts as not matching).
+/// The filter's value for every row of segment `f` (null counts as not matching).
 fn evaluate(filter: &MemoryFilter, cached: &CachedColumns, f: usize) -> Result<BooleanArray> {
-    let fragment = &cached.fragments[f];
+    let segment = &cached.segments[f];
     let mut fields: Vec<Field> = Vec::new();
     let mut arrays: Vec<ArrayRef> = Vec::new();
     let mut dictionaries = HashMap::new();
@@ -175,7 +183,7 @@ fn evaluate(filter: &MemoryFilter, cached: &CachedColumns, f: usize) -> Result<B
             .schema
             .index_of(name)
             .expect("the filter's columns were loaded");
-        let column = &fragment.columns[at];
+        let column = &segment.columns[at];
         fields.push(cached.schema.field(at).clone());
         arrays.push(column.values.clone());
         if let Some((keys, dictionary)) = &column.keys {
@@ -185,21 +193,27 @@ fn evaluate(filter: &MemoryFilter, cached: &CachedColumns, f: usize) -> Result<B
             dictionaries.insert(name.clone(), (keys_name, dictionary));
         }
     }
-    let expr = if dictionaries.is_empty() {
-        filter.expr.clone()
-    } else {
-        compare_keys(filter.expr.clone(), &dictionaries)?
-    };
     let schema = Arc::new(Schema::new(fields));
-    let options = RecordBatchOptions::new().with_row_count(Some(fragment.rows));
+    let options = RecordBatchOptions::new().with_row_count(Some(segment.rows));
     let batch = RecordBatch::try_new_with_options(schema.clone(), arrays, &options)?;
-    let physical = Planner::new(schema).create_physical_expr(&expr)?;
-    let value = physical.evaluate(&batch)?.into_array(fragment.rows)?;
+    let physical = if dictionaries.is_empty() {
+        match filter.plain.get() {
+            Some(planned) => planned.clone(),
+            None => {
+                let planned = Planner::new(schema).create_physical_expr(&filter.expr)?;
+                filter.plain.get_or_init(|| planned).clone()
+            }
+        }
+    } else {
+        let expr = compare_keys(filter.expr.clone(), &dictionaries)?;
+        Planner::new(schema).create_physical_expr(&expr)?
+    };
+    let value = physical.evaluate(&batch)?.into_array(segment.rows)?;
     Ok(value
         .as_any()
         .downcast_ref::<BooleanArray>()
         .cloned()
-        .unwrap_or_else(|| BooleanArray::from(vec![false; fragment.rows])))
+        .unwrap_or_else(|| BooleanArray::from(vec![false; segment.rows])))
 }
 
 type Dictionaries<'a> = HashMap<String, (String, &'a arrow_array::StringArray)>;

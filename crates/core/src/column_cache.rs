@@ -17,11 +17,13 @@ use arrow_array::{
     make_array, Array, ArrayRef, RecordBatch, RecordBatchOptions, StringArray, UInt32Array,
     UInt64Array,
 };
-use arrow_data::transform::MutableArrayData;
+use arrow_buffer::{BooleanBuffer, Buffer, MutableBuffer, NullBuffer};
+use arrow_data::ArrayData;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use futures::TryStreamExt;
 use lance::Dataset;
 use lance_table::format::Fragment;
+use rayon::prelude::*;
 
 use crate::error::Result;
 
@@ -31,15 +33,36 @@ const ROW_ADDR: &str = "_rowaddr";
 /// Cache key of `_rowid`: lance field ids are 0 or more, system columns small negatives.
 const ROW_ID_KEY: i32 = i32::MIN;
 const DEFAULT_BUDGET_MB: usize = 2048;
+/// Rows per decoded chunk.
+const CHUNK_ROWS: usize = 65_536;
 /// A string column keeps a dictionary beside its values when it has at most this many
 /// distinct values in a fragment (filters then compare keys, not strings).
 const MAX_DICTIONARY: usize = 4096;
 
-/// The decoded live rows of one column of one fragment.
-pub(crate) struct CachedColumn {
+/// A run of rows of one column: its values and, for low-cardinality strings, a key per row
+/// into the distinct values (null where the value is).
+#[derive(Clone)]
+pub(crate) struct Chunk {
     pub values: ArrayRef,
-    /// For low-cardinality strings: a key per row into `dictionary` (null where the value is).
     pub keys: Option<(UInt32Array, StringArray)>,
+}
+
+impl Chunk {
+    fn slice(&self, offset: usize, len: usize) -> Chunk {
+        Chunk {
+            values: self.values.slice(offset, len),
+            keys: self
+                .keys
+                .as_ref()
+                .map(|(k, d)| (k.slice(offset, len), d.clone())),
+        }
+    }
+}
+
+/// The decoded live rows of one column of one fragment, in the chunks the scan produced
+/// (concatenating them would cost a copy of the column).
+pub(crate) struct CachedColumn {
+    chunks: Vec<Chunk>,
     bytes: usize,
 }
 
@@ -54,9 +77,14 @@ struct Key {
 #[derive(Default)]
 struct Cache {
     entries: HashMap<Key, (Arc<CachedColumn>, u64)>,
+    /// Columns read once: a second read keeps them (only hot columns take memory).
+    seen: std::collections::HashSet<Key>,
     clock: u64,
     bytes: usize,
 }
+
+/// Most keys remembered as read once; past it the set starts over.
+const MAX_SEEN: usize = 100_000;
 
 pub(crate) fn budget_bytes() -> usize {
     static BUDGET: OnceLock<usize> = OnceLock::new();
@@ -114,30 +142,67 @@ impl Cache {
     }
 }
 
-/// The live rows of one fragment: one cached column per requested name.
-pub(crate) struct FragmentColumns {
-    pub columns: Vec<Arc<CachedColumn>>,
+/// A run of live rows with every requested column (zero-copy slices of cached chunks).
+pub(crate) struct Segment {
+    pub columns: Vec<Chunk>,
     pub rows: usize,
 }
 
-/// Whole columns of a version, fragment by fragment (in scan order, fragments without live
-/// rows left out).
+/// Whole columns of a version, as segments in scan order (empty ones left out).
 pub(crate) struct CachedColumns {
     pub schema: SchemaRef,
-    pub fragments: Vec<FragmentColumns>,
+    pub segments: Vec<Segment>,
 }
 
 impl CachedColumns {
-    /// Fragment `f` as a batch of all the requested columns (sharing the cache's buffers).
-    pub fn batch(&self, f: usize) -> Result<RecordBatch> {
-        let fragment = &self.fragments[f];
-        let arrays = fragment.columns.iter().map(|c| c.values.clone()).collect();
-        let options = RecordBatchOptions::new().with_row_count(Some(fragment.rows));
+    /// Segment `s` as a batch of all the requested columns (sharing the cache's buffers).
+    pub fn batch(&self, s: usize) -> Result<RecordBatch> {
+        let segment = &self.segments[s];
+        let arrays = segment.columns.iter().map(|c| c.values.clone()).collect();
+        let options = RecordBatchOptions::new().with_row_count(Some(segment.rows));
         Ok(RecordBatch::try_new_with_options(
             self.schema.clone(),
             arrays,
             &options,
         )?)
+    }
+}
+
+/// One fragment's columns cut into segments at every chunk boundary of any of them.
+fn segments_of(columns: &[Arc<CachedColumn>], out: &mut Vec<Segment>) {
+    let mut ends: Vec<usize> = columns
+        .iter()
+        .flat_map(|c| {
+            c.chunks.iter().scan(0, |end, chunk| {
+                *end += chunk.values.len();
+                Some(*end)
+            })
+        })
+        .collect();
+    ends.sort_unstable();
+    ends.dedup();
+    // Per column: index of the chunk holding the next row, and where that chunk starts.
+    let mut at = vec![(0usize, 0usize); columns.len()];
+    let mut start = 0;
+    for end in ends {
+        if end == start {
+            continue;
+        }
+        let mut chunks = Vec::with_capacity(columns.len());
+        for (c, column) in columns.iter().enumerate() {
+            let (mut i, mut chunk_start) = at[c];
+            while chunk_start + column.chunks[i].values.len() <= start {
+                chunk_start += column.chunks[i].values.len();
+                i += 1;
+            }
+            at[c] = (i, chunk_start);
+            chunks.push(column.chunks[i].slice(start - chunk_start, end - start));
+        }
+        out.push(Segment {
+            columns: chunks,
+            rows: end - start,
+        });
+        start = end;
     }
 }
 
@@ -237,6 +302,24 @@ pub(crate) async fn load(dataset: &Dataset, columns: &[String]) -> Result<Option
         .filter(|f| found[*f].iter().any(Option::is_none))
         .collect();
     if !missing.is_empty() {
+        // The first read of a column goes through lance as usual; the second keeps it.
+        {
+            let mut cache = cache();
+            let missing_keys = missing.iter().flat_map(|f| keys[*f].iter());
+            let mut first_read = false;
+            for key in missing_keys {
+                if !cache.seen.contains(key) {
+                    if cache.seen.len() >= MAX_SEEN {
+                        cache.seen.clear();
+                    }
+                    cache.seen.insert(key.clone());
+                    first_read = true;
+                }
+            }
+            if first_read {
+                return Ok(None);
+            }
+        }
         let width: usize = fields.iter().map(|(f, _)| row_width(f.data_type())).sum();
         let rows: usize = missing
             .iter()
@@ -257,21 +340,15 @@ pub(crate) async fn load(dataset: &Dataset, columns: &[String]) -> Result<Option
     let schema = Arc::new(Schema::new(
         fields.into_iter().map(|(f, _)| f).collect::<Vec<_>>(),
     ));
-    let mut out = Vec::new();
+    let mut segments = Vec::new();
     for columns in found {
         let columns: Vec<Arc<CachedColumn>> = columns
             .into_iter()
             .map(|c| c.expect("every missing column was decoded"))
             .collect();
-        let rows = columns[0].values.len();
-        if rows > 0 {
-            out.push(FragmentColumns { columns, rows });
-        }
+        segments_of(&columns, &mut segments);
     }
-    Ok(Some(CachedColumns {
-        schema,
-        fragments: out,
-    }))
+    Ok(Some(CachedColumns { schema, segments }))
 }
 
 fn live_rows(fragment: &Fragment) -> usize {
@@ -300,6 +377,8 @@ async fn decode(
     scan.with_fragments(which.iter().map(|f| fragments[*f].clone()).collect());
     scan.project(&names)?;
     scan.scan_in_order(true);
+    // Few large chunks: every chunk costs a filter evaluation and an output batch later.
+    scan.batch_size(CHUNK_ROWS);
     if names.len() < fields.len() {
         scan.with_row_id();
     }
@@ -330,46 +409,38 @@ async fn decode(
     let mut out = Vec::with_capacity(which.len());
     for f in which {
         let parts = pieces.remove(&fragments[*f].id).unwrap_or_default();
-        let mut columns = Vec::with_capacity(fields.len());
-        for (field, _) in fields {
-            let arrays: Vec<&dyn Array> = parts
-                .iter()
-                .map(|b| {
-                    b.column_by_name(field.name())
-                        .expect("projected column")
-                        .as_ref()
-                })
-                .collect();
-            let values = match arrays.as_slice() {
-                [] => arrow_array::new_empty_array(field.data_type()),
-                // A copy even for one piece: the scan's buffers may be larger than the slice.
-                many => detach_array(&concat(many)?),
-            };
-            columns.push(Arc::new(cached(values)));
-        }
+        let columns = fields
+            .iter()
+            .map(|(field, _)| {
+                let chunks: Vec<Chunk> = parts
+                    .iter()
+                    .map(|b| {
+                        let values = b
+                            .column_by_name(field.name())
+                            .expect("projected column")
+                            .clone();
+                        let keys = values
+                            .as_any()
+                            .downcast_ref::<StringArray>()
+                            .and_then(dictionary_of);
+                        Chunk { values, keys }
+                    })
+                    .collect();
+                let bytes = chunks
+                    .iter()
+                    .map(|c| {
+                        c.values.get_array_memory_size()
+                            + c.keys.as_ref().map_or(0, |(k, d)| {
+                                k.get_array_memory_size() + d.get_array_memory_size()
+                            })
+                    })
+                    .sum();
+                Arc::new(CachedColumn { chunks, bytes })
+            })
+            .collect();
         out.push((*f, columns));
     }
     Ok(out)
-}
-
-fn concat(arrays: &[&dyn Array]) -> Result<ArrayRef> {
-    Ok(arrow_select::concat::concat(arrays)?)
-}
-
-fn cached(values: ArrayRef) -> CachedColumn {
-    let keys = values
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .and_then(dictionary_of);
-    let bytes = values.get_array_memory_size()
-        + keys.as_ref().map_or(0, |(k, d)| {
-            k.get_array_memory_size() + d.get_array_memory_size()
-        });
-    CachedColumn {
-        values,
-        keys,
-        bytes,
-    }
 }
 
 /// Keys into the distinct values of `strings`, when there are few of them.
@@ -399,10 +470,44 @@ fn dictionary_of(strings: &StringArray) -> Option<(UInt32Array, StringArray)> {
 
 /// A copy of `array` in buffers of its own (so users can never write into the cache's).
 pub(crate) fn detach_array(array: &ArrayRef) -> ArrayRef {
-    let data = array.to_data();
-    let mut copy = MutableArrayData::new(vec![&data], false, data.len());
-    copy.extend(0, 0, data.len());
-    make_array(copy.freeze())
+    make_array(copy_data(&array.to_data()))
+}
+
+/// `data` with every buffer copied: exact-size allocations, large ones copied on all cores.
+fn copy_data(data: &ArrayData) -> ArrayData {
+    let buffers = data.buffers().iter().map(copy_buffer).collect();
+    let children = data.child_data().iter().map(copy_data).collect();
+    let nulls = data.nulls().map(|n| {
+        NullBuffer::new(BooleanBuffer::new(
+            copy_buffer(n.buffer()),
+            n.offset(),
+            n.len(),
+        ))
+    });
+    let builder = data
+        .clone()
+        .into_builder()
+        .buffers(buffers)
+        .child_data(children)
+        .nulls(nulls);
+    // Safety: the same layout, offsets and lengths as `data`, which was valid.
+    unsafe { builder.build_unchecked() }
+}
+
+fn copy_buffer(buffer: &Buffer) -> Buffer {
+    const PIECE: usize = 4 << 20;
+    let src = buffer.as_slice();
+    if src.len() < 2 * PIECE {
+        return Buffer::from_slice_ref(src);
+    }
+    let mut out = MutableBuffer::with_capacity(src.len());
+    // Safety: every byte is written below before the buffer is read.
+    unsafe { out.set_len(src.len()) };
+    out.as_slice_mut()
+        .par_chunks_mut(PIECE)
+        .zip(src.par_chunks(PIECE))
+        .for_each(|(to, from)| to.copy_from_slice(from));
+    out.into()
 }
 
 /// `batch` with every column copied into buffers of its own.

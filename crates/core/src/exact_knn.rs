@@ -89,9 +89,9 @@ pub(crate) async fn search(
     };
     let at = cached.schema.index_of(&column_name)?;
     let parts: Vec<VectorPart> = cached
-        .fragments
+        .segments
         .iter()
-        .map(|f| VectorPart::of(f.columns[at].values.as_ref()))
+        .map(|s| VectorPart::of(s.columns[at].values.as_ref()))
         .collect();
     let metric = vector.distance_type.unwrap_or(DistanceType::L2);
     let nearest = top_k(&parts, &vector.values, vector.k, metric);
@@ -102,9 +102,9 @@ pub(crate) async fn search(
     for name in &output {
         let c = cached.schema.index_of(name)?;
         let sources: Vec<&dyn Array> = cached
-            .fragments
+            .segments
             .iter()
-            .map(|f| f.columns[c].values.as_ref())
+            .map(|s| s.columns[c].values.as_ref())
             .collect();
         fields.push(cached.schema.field(c).clone());
         arrays.push(arrow_select::interleave::interleave(&sources, &hits)?);
@@ -123,7 +123,7 @@ pub(crate) async fn search(
     )?))
 }
 
-/// One fragment's vectors: the flat values and which rows have one.
+/// One segment's vectors: the flat values and which rows have one.
 struct VectorPart<'a> {
     dim: usize,
     values: &'a [f32],
@@ -151,14 +151,14 @@ impl<'a> VectorPart<'a> {
     }
 }
 
-/// (distance, fragment, row) of the `k` nearest vectors, nearest first; ties by position.
+/// (distance, segment, row) of the `k` nearest vectors, nearest first; ties by position.
 fn top_k(
     parts: &[VectorPart],
     query: &[f32],
     k: usize,
     metric: DistanceType,
 ) -> Vec<(f32, usize, usize)> {
-    // Units of work: row ranges of fragments, spread over the pool.
+    // Units of work: row ranges of segments, spread over the pool.
     let work: Vec<(usize, usize, usize)> = parts
         .iter()
         .enumerate()

@@ -8,9 +8,15 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use futures::{stream, StreamExt, TryStreamExt};
-use lance::dataset::transaction::Operation;
+use lance::dataset::transaction::{Operation, Transaction};
+use lance::dataset::Version;
 use lance::Dataset;
+use lance_io::utils::read_message;
+use lance_table::format::pb;
+use lance_table::io::commit::{CommitHandler, ManifestLocation};
+use lance_table::io::manifest::read_manifest;
 
+use crate::commit_hook::commit_handler;
 use crate::commit_note::{
     MESSAGE, OPERATION, PARAM_PREFIX, RESERVED_PREFIX, ROWS_ADDED, ROWS_DELETED, ROWS_UPDATED,
 };
@@ -62,34 +68,75 @@ impl TableHandle {
             segments.push((source, after, until));
             after = until;
         }
-        let mut entries = Vec::new();
+        let handler = commit_handler(
+            &self.uri(),
+            &self.connection().store_params(),
+            self.connection().durable(),
+        )
+        .await?;
+        let mut infos = Vec::new();
         let mut previous_live: Option<u64> = None;
         for (source, after, until) in segments {
-            for v in source.versions().await? {
-                if v.version <= after || v.version > until {
+            for (version, transaction) in read_versions(&source, handler.as_ref()).await? {
+                if version.version <= after || version.version > until {
                     continue;
                 }
-                let live = live_rows(&v.metadata);
-                entries.push((source.clone(), v, previous_live));
-                previous_live = live;
-            }
-        }
-        stream::iter(entries)
-            .map(|(source, v, previous_live)| async move {
-                let recorded = recorded_properties(&source, v.version).await;
+                let live = live_rows(&version.metadata);
                 let mut info = VersionInfo {
-                    version: v.version,
-                    timestamp_ms: v.timestamp.timestamp_millis(),
-                    metadata: v.metadata,
+                    version: version.version,
+                    timestamp_ms: version.timestamp.timestamp_millis(),
+                    metadata: version.metadata,
                     ..Default::default()
                 };
-                describe(&mut info, recorded, previous_live);
-                Ok(info)
-            })
-            .buffered(READ_CONCURRENCY)
-            .try_collect()
-            .await
+                describe(&mut info, recorded(transaction), previous_live);
+                previous_live = live;
+                infos.push(info);
+            }
+        }
+        Ok(infos)
     }
+}
+
+/// Every version of `dataset`'s branch with its transaction, oldest first. Each manifest is
+/// read once, several at a time (lance's `versions()` reads them one by one, and reading the
+/// transactions after it would read every manifest a second time).
+async fn read_versions(
+    dataset: &Dataset,
+    handler: &dyn CommitHandler,
+) -> Result<Vec<(Version, Option<Transaction>)>> {
+    let store = dataset.object_store(None).await?;
+    let base = dataset.branch_location().path;
+    let locations: Vec<ManifestLocation> = handler
+        .list_manifest_locations(&base, &store, false)
+        .try_collect()
+        .await?;
+    let store = &store;
+    let mut versions: Vec<(Version, Option<Transaction>)> = stream::iter(locations)
+        .map(|location| async move {
+            let manifest = read_manifest(store, &location.path, location.size).await?;
+            // A version whose transaction cannot be read (older format, another branch's
+            // manifest) is still listed, described from its manifest alone.
+            let transaction = match manifest.transaction_section {
+                Some(at) => match store.open(&location.path).await {
+                    Ok(reader) => read_message::<pb::Transaction>(reader.as_ref(), at)
+                        .await
+                        .ok()
+                        .and_then(|t| Transaction::try_from(t).ok()),
+                    Err(_) => None,
+                },
+                None => dataset
+                    .read_version_transaction(manifest.version)
+                    .await
+                    .ok()
+                    .and_then(|vt| vt.transaction),
+            };
+            Ok::<_, crate::error::Error>((Version::from(&manifest), transaction))
+        })
+        .buffer_unordered(READ_CONCURRENCY)
+        .try_collect()
+        .await?;
+    versions.sort_by_key(|(v, _)| v.version);
+    Ok(versions)
 }
 
 /// What was recorded about `version`: its transaction's operation and properties, and the
@@ -99,14 +146,7 @@ struct Recorded {
     properties: HashMap<String, String>,
 }
 
-async fn recorded_properties(dataset: &Dataset, version: u64) -> Recorded {
-    // A version whose transaction cannot be read (older format, another branch's manifest)
-    // is still listed, described from its manifest alone.
-    let transaction = dataset
-        .read_version_transaction(version)
-        .await
-        .ok()
-        .and_then(|vt| vt.transaction);
+fn recorded(transaction: Option<Transaction>) -> Recorded {
     let (lance_operation, properties) = match transaction {
         Some(tx) => (
             Some(tx.operation),
