@@ -2,7 +2,7 @@
 // engine, in one process; prints each figure with palimpsest's ratio to the others and
 // writes the table, the machine probes and the targets to BENCHMARKS.md.
 // Usage: node --expose-gc bench/run.mjs [--quick] [flags]; see bench/README.md.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { options } from "./args.mjs";
@@ -137,6 +137,8 @@ async function main() {
       markdownTable(rec),
       "",
       ...(errs.length ? ["## Errors", "", ...errs.map((e) => `- ${e}`), ""] : []),
+      // Why the missed targets are missed: hand-written from profiles, kept beside the code.
+      readFileSync(new URL("./MISSES.md", import.meta.url), "utf8"),
     ].join("\n");
     writeFileSync(opts.out, md);
     log(`wrote ${opts.out}`);

@@ -12,10 +12,13 @@ use std::ops::Not;
 use std::sync::Arc;
 
 use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions};
-use arrow_schema::{DataType, Field, Schema};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use datafusion::common::pruning::PruningStatistics;
 use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::Column;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
+use datafusion::physical_optimizer::pruning::PruningPredicate;
 use datafusion::physical_plan::PhysicalExpr;
 use lance::Dataset;
 use lance_datafusion::planner::Planner;
@@ -24,6 +27,8 @@ use crate::column_cache::{self, CachedColumns, ROW_ID};
 use crate::error::Result;
 use crate::query::QueryRequest;
 
+/// Rows per copied output batch.
+const COPY_ROWS: usize = 8_192;
 /// Prefix of the per-segment key columns a rewritten filter compares.
 const KEYS_PREFIX: &str = "__palimpsest_keys_";
 
@@ -119,8 +124,12 @@ pub(crate) async fn query(
     let projection: Vec<usize> = (0..output.len()).collect();
     let mut skip = request.offset.unwrap_or(0) as usize;
     let mut remaining = request.limit.map_or(usize::MAX, |l| l as usize);
+    let read = match &filter {
+        Some(filter) => segments_to_read(filter, &cached),
+        None => vec![true; cached.segments.len()],
+    };
     let mut out = Vec::new();
-    for f in 0..cached.segments.len() {
+    for f in (0..cached.segments.len()).filter(|f| read[*f]) {
         if remaining == 0 {
             break;
         }
@@ -145,13 +154,36 @@ pub(crate) async fn query(
         rows = rows.slice(skip, take);
         skip = 0;
         remaining -= take;
-        out.push(if fresh {
-            rows
+        if fresh {
+            out.push(rows);
         } else {
-            column_cache::detach(&rows)?
-        });
+            // Copies in pieces of a few MB: the allocator reuses memory freed by earlier
+            // results for them, where one huge buffer would be fresh pages every time.
+            for start in (0..rows.num_rows()).step_by(COPY_ROWS) {
+                let piece = rows.slice(start, COPY_ROWS.min(rows.num_rows() - start));
+                out.push(column_cache::detach(&piece)?);
+            }
+        }
     }
     Ok(Some(out))
+}
+
+/// Whether `query` would answer `request` from memory right now (for `explainPlan()`).
+pub(crate) fn answers_from_memory(dataset: &Dataset, request: &QueryRequest) -> bool {
+    if request.vector.is_some() || request.full_text.is_some() {
+        return false;
+    }
+    let Some(output) = output_columns(dataset, request) else {
+        return false;
+    };
+    let filter = match &request.filter {
+        Some(sql) => match plan_filter(dataset, sql) {
+            Some(filter) => Some(filter),
+            None => return false,
+        },
+        None => None,
+    };
+    column_cache::all_cached(dataset, &needed_columns(&output, filter.as_ref()))
 }
 
 /// The number of rows matching `sql`, or `None` when lance should count.
@@ -165,8 +197,9 @@ pub(crate) async fn count(dataset: &Dataset, sql: &str) -> Result<Option<u64>> {
     let Some(cached) = column_cache::load(dataset, &filter.columns).await? else {
         return Ok(None);
     };
+    let read = segments_to_read(&filter, &cached);
     let mut total = 0u64;
-    for f in 0..cached.segments.len() {
+    for f in (0..cached.segments.len()).filter(|f| read[*f]) {
         total += evaluate(&filter, &cached, f)?.true_count() as u64;
     }
     Ok(Some(total))
@@ -197,13 +230,7 @@ fn evaluate(filter: &MemoryFilter, cached: &CachedColumns, f: usize) -> Result<B
     let options = RecordBatchOptions::new().with_row_count(Some(segment.rows));
     let batch = RecordBatch::try_new_with_options(schema.clone(), arrays, &options)?;
     let physical = if dictionaries.is_empty() {
-        match filter.plain.get() {
-            Some(planned) => planned.clone(),
-            None => {
-                let planned = Planner::new(schema).create_physical_expr(&filter.expr)?;
-                filter.plain.get_or_init(|| planned).clone()
-            }
-        }
+        plain_expr(filter, cached)?
     } else {
         let expr = compare_keys(filter.expr.clone(), &dictionaries)?;
         Planner::new(schema).create_physical_expr(&expr)?
@@ -214,6 +241,90 @@ fn evaluate(filter: &MemoryFilter, cached: &CachedColumns, f: usize) -> Result<B
         .downcast_ref::<BooleanArray>()
         .cloned()
         .unwrap_or_else(|| BooleanArray::from(vec![false; segment.rows])))
+}
+
+/// The filter planned over its own columns, once per read.
+fn plain_expr(filter: &MemoryFilter, cached: &CachedColumns) -> Result<Arc<dyn PhysicalExpr>> {
+    if let Some(planned) = filter.plain.get() {
+        return Ok(planned.clone());
+    }
+    let planned =
+        Planner::new(filter_schema(filter, cached)?).create_physical_expr(&filter.expr)?;
+    Ok(filter.plain.get_or_init(|| planned).clone())
+}
+
+fn filter_schema(filter: &MemoryFilter, cached: &CachedColumns) -> Result<SchemaRef> {
+    let fields = filter
+        .columns
+        .iter()
+        .map(|c| cached.schema.field_with_name(c).cloned())
+        .collect::<std::result::Result<Vec<Field>, _>>()?;
+    Ok(Arc::new(Schema::new(fields)))
+}
+
+/// Which segments may hold matching rows, judged from their numeric columns' bounds (a range
+/// filter on a sorted or clustered column then reads few segments).
+fn segments_to_read(filter: &MemoryFilter, cached: &CachedColumns) -> Vec<bool> {
+    let all = vec![true; cached.segments.len()];
+    let pruning = plain_expr(filter, cached).ok().and_then(|expr| {
+        let schema = filter_schema(filter, cached).ok()?;
+        PruningPredicate::try_new(expr, schema).ok()
+    });
+    match pruning {
+        Some(predicate) if !predicate.always_true() => {
+            predicate.prune(&Bounds(cached)).unwrap_or(all)
+        }
+        _ => all,
+    }
+}
+
+/// The segments' bounds as DataFusion's pruning reads them.
+struct Bounds<'a>(&'a CachedColumns);
+
+impl Bounds<'_> {
+    fn side(&self, column: &Column, min: bool) -> Option<ArrayRef> {
+        let at = self.0.schema.index_of(&column.name).ok()?;
+        let values = self
+            .0
+            .segments
+            .iter()
+            .map(|s| {
+                let (lo, hi) = s.columns[at].bounds.as_ref()?;
+                Some(if min { lo.clone() } else { hi.clone() })
+            })
+            .collect::<Option<Vec<ScalarValue>>>()?;
+        ScalarValue::iter_to_array(values).ok()
+    }
+}
+
+impl PruningStatistics for Bounds<'_> {
+    fn min_values(&self, column: &Column) -> Option<ArrayRef> {
+        self.side(column, true)
+    }
+
+    fn max_values(&self, column: &Column) -> Option<ArrayRef> {
+        self.side(column, false)
+    }
+
+    fn num_containers(&self) -> usize {
+        self.0.segments.len()
+    }
+
+    fn null_counts(&self, _column: &Column) -> Option<ArrayRef> {
+        None
+    }
+
+    fn row_counts(&self) -> Option<ArrayRef> {
+        None
+    }
+
+    fn contained(
+        &self,
+        _column: &Column,
+        _values: &std::collections::HashSet<ScalarValue>,
+    ) -> Option<BooleanArray> {
+        None
+    }
 }
 
 type Dictionaries<'a> = HashMap<String, (String, &'a arrow_array::StringArray)>;

@@ -18,8 +18,10 @@ use arrow_array::{
     UInt64Array,
 };
 use arrow_buffer::{BooleanBuffer, Buffer, MutableBuffer, NullBuffer};
+use arrow_data::transform::MutableArrayData;
 use arrow_data::ArrayData;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use datafusion::common::ScalarValue;
 use futures::TryStreamExt;
 use lance::Dataset;
 use lance_table::format::Fragment;
@@ -45,9 +47,25 @@ const MAX_DICTIONARY: usize = 4096;
 pub(crate) struct Chunk {
     pub values: ArrayRef,
     pub keys: Option<(UInt32Array, StringArray)>,
+    /// Smallest and largest value of a numeric column (of the whole chunk, so also bounds
+    /// any slice of it), for skipping chunks a range filter cannot match.
+    pub bounds: Option<(ScalarValue, ScalarValue)>,
 }
 
 impl Chunk {
+    fn new(values: ArrayRef) -> Chunk {
+        let keys = values
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .and_then(dictionary_of);
+        let bounds = bounds_of(values.as_ref());
+        Chunk {
+            values,
+            keys,
+            bounds,
+        }
+    }
+
     fn slice(&self, offset: usize, len: usize) -> Chunk {
         Chunk {
             values: self.values.slice(offset, len),
@@ -55,8 +73,41 @@ impl Chunk {
                 .keys
                 .as_ref()
                 .map(|(k, d)| (k.slice(offset, len), d.clone())),
+            bounds: self.bounds.clone(),
         }
     }
+}
+
+/// Min and max of a numeric array (`None` for other types or when every value is null).
+fn bounds_of(values: &dyn Array) -> Option<(ScalarValue, ScalarValue)> {
+    use arrow_array::types::*;
+    macro_rules! bounds {
+        ($($t:ty),*) => {
+            $(
+                if let Some(a) = values.as_any().downcast_ref::<arrow_array::PrimitiveArray<$t>>() {
+                    let t = values.data_type();
+                    let min = ScalarValue::new_primitive::<$t>(arrow_arith::aggregate::min(a), t).ok()?;
+                    let max = ScalarValue::new_primitive::<$t>(arrow_arith::aggregate::max(a), t).ok()?;
+                    return (!min.is_null()).then_some((min, max));
+                }
+            )*
+        };
+    }
+    bounds!(
+        Int8Type,
+        Int16Type,
+        Int32Type,
+        Int64Type,
+        UInt8Type,
+        UInt16Type,
+        UInt32Type,
+        UInt64Type,
+        Float32Type,
+        Float64Type,
+        Date32Type,
+        Date64Type
+    );
+    None
 }
 
 /// The decoded live rows of one column of one fragment, in the chunks the scan produced
@@ -415,15 +466,11 @@ async fn decode(
                 let chunks: Vec<Chunk> = parts
                     .iter()
                     .map(|b| {
-                        let values = b
-                            .column_by_name(field.name())
-                            .expect("projected column")
-                            .clone();
-                        let keys = values
-                            .as_any()
-                            .downcast_ref::<StringArray>()
-                            .and_then(dictionary_of);
-                        Chunk { values, keys }
+                        Chunk::new(
+                            b.column_by_name(field.name())
+                                .expect("projected column")
+                                .clone(),
+                        )
                     })
                     .collect();
                 let bytes = chunks
@@ -473,30 +520,49 @@ pub(crate) fn detach_array(array: &ArrayRef) -> ArrayRef {
     make_array(copy_data(&array.to_data()))
 }
 
-/// `data` with every buffer copied: exact-size allocations, large ones copied on all cores.
+/// `data` copied into exact-size buffers of its own, only the rows it covers (it may be a
+/// slice); large buffers are copied on all cores.
 fn copy_data(data: &ArrayData) -> ArrayData {
-    let buffers = data.buffers().iter().map(copy_buffer).collect();
-    let children = data.child_data().iter().map(copy_data).collect();
-    let nulls = data.nulls().map(|n| {
-        NullBuffer::new(BooleanBuffer::new(
-            copy_buffer(n.buffer()),
-            n.offset(),
-            n.len(),
-        ))
-    });
-    let builder = data
-        .clone()
-        .into_builder()
-        .buffers(buffers)
-        .child_data(children)
+    let (offset, len) = (data.offset(), data.len());
+    let nulls = data
+        .nulls()
+        .map(|n| NullBuffer::new(BooleanBuffer::new(n.inner().sliced(), 0, n.len())));
+    let builder = ArrayData::builder(data.data_type().clone())
+        .len(len)
         .nulls(nulls);
-    // Safety: the same layout, offsets and lengths as `data`, which was valid.
+    let builder = match data.data_type() {
+        t if t.primitive_width().is_some() && data.child_data().is_empty() => {
+            let width = t.primitive_width().expect("checked");
+            let bytes = &data.buffers()[0].as_slice()[offset * width..(offset + len) * width];
+            builder.add_buffer(copy_bytes(bytes))
+        }
+        DataType::FixedSizeList(_, size) => {
+            let size = *size as usize;
+            let child = data.child_data()[0].slice(offset * size, len * size);
+            builder.add_child_data(copy_data(&child))
+        }
+        DataType::Utf8 | DataType::Binary => {
+            let offsets: &[i32] = &data.buffers()[0].typed_data::<i32>()[offset..offset + len + 1];
+            let (first, last) = (offsets[0], offsets[len]);
+            let rebased: Vec<i32> = offsets.iter().map(|o| o - first).collect();
+            let values = &data.buffers()[1].as_slice()[first as usize..last as usize];
+            builder
+                .add_buffer(Buffer::from_vec(rebased))
+                .add_buffer(copy_bytes(values))
+        }
+        _ => {
+            // Other layouts: arrow's generic copy.
+            let mut copy = MutableArrayData::new(vec![data], false, len);
+            copy.extend(0, 0, len);
+            return copy.freeze();
+        }
+    };
+    // Safety: the same type, length and validity as `data`, with its rows' buffers.
     unsafe { builder.build_unchecked() }
 }
 
-fn copy_buffer(buffer: &Buffer) -> Buffer {
+fn copy_bytes(src: &[u8]) -> Buffer {
     const PIECE: usize = 4 << 20;
-    let src = buffer.as_slice();
     if src.len() < 2 * PIECE {
         return Buffer::from_slice_ref(src);
     }

@@ -11,6 +11,7 @@ use futures::{stream, StreamExt, TryStreamExt};
 use lance::dataset::transaction::{Operation, Transaction};
 use lance::dataset::Version;
 use lance::Dataset;
+use lance_io::object_store::ObjectStore;
 use lance_io::utils::read_message;
 use lance_table::format::pb;
 use lance_table::io::commit::{CommitHandler, ManifestLocation};
@@ -101,7 +102,7 @@ impl TableHandle {
 /// read once, several at a time (lance's `versions()` reads them one by one, and reading the
 /// transactions after it would read every manifest a second time).
 async fn read_versions(
-    dataset: &Dataset,
+    dataset: &Arc<Dataset>,
     handler: &dyn CommitHandler,
 ) -> Result<Vec<(Version, Option<Transaction>)>> {
     let store = dataset.object_store(None).await?;
@@ -110,33 +111,50 @@ async fn read_versions(
         .list_manifest_locations(&base, &store, false)
         .try_collect()
         .await?;
-    let store = &store;
+    // Each manifest is parsed on its own task, so the parsing spreads over the runtime's
+    // threads.
     let mut versions: Vec<(Version, Option<Transaction>)> = stream::iter(locations)
-        .map(|location| async move {
-            let manifest = read_manifest(store, &location.path, location.size).await?;
-            // A version whose transaction cannot be read (older format, another branch's
-            // manifest) is still listed, described from its manifest alone.
-            let transaction = match manifest.transaction_section {
-                Some(at) => match store.open(&location.path).await {
-                    Ok(reader) => read_message::<pb::Transaction>(reader.as_ref(), at)
-                        .await
-                        .ok()
-                        .and_then(|t| Transaction::try_from(t).ok()),
-                    Err(_) => None,
-                },
-                None => dataset
-                    .read_version_transaction(manifest.version)
-                    .await
-                    .ok()
-                    .and_then(|vt| vt.transaction),
-            };
-            Ok::<_, crate::error::Error>((Version::from(&manifest), transaction))
+        .map(|location| {
+            let store = store.clone();
+            let dataset = dataset.clone();
+            tokio::spawn(async move { read_version(&dataset, &store, location).await })
         })
         .buffer_unordered(READ_CONCURRENCY)
+        .map(|joined| {
+            joined.map_err(|e| {
+                crate::error::Error::new(crate::error::ErrorCode::Internal, e.to_string())
+            })?
+        })
         .try_collect()
         .await?;
     versions.sort_by_key(|(v, _)| v.version);
     Ok(versions)
+}
+
+/// One version's summary and transaction, from its manifest file.
+async fn read_version(
+    dataset: &Dataset,
+    store: &ObjectStore,
+    location: ManifestLocation,
+) -> Result<(Version, Option<Transaction>)> {
+    let manifest = read_manifest(store, &location.path, location.size).await?;
+    // A version whose transaction cannot be read (older format, another branch's manifest)
+    // is still listed, described from its manifest alone.
+    let transaction = match manifest.transaction_section {
+        Some(at) => match store.open(&location.path).await {
+            Ok(reader) => read_message::<pb::Transaction>(reader.as_ref(), at)
+                .await
+                .ok()
+                .and_then(|t| Transaction::try_from(t).ok()),
+            Err(_) => None,
+        },
+        None => dataset
+            .read_version_transaction(manifest.version)
+            .await
+            .ok()
+            .and_then(|vt| vt.transaction),
+    };
+    Ok((Version::from(&manifest), transaction))
 }
 
 /// What was recorded about `version`: its transaction's operation and properties, and the

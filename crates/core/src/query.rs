@@ -125,7 +125,13 @@ impl TableHandle {
     pub async fn explain_plan(&self, request: &QueryRequest, verbose: bool) -> Result<String> {
         let dataset = self.view().await?;
         let scanner = configure(&dataset, request).await?;
-        Ok(scanner.explain_plan(verbose).await?)
+        let plan = scanner.explain_plan(verbose).await?;
+        if crate::cached_reads::answers_from_memory(&dataset, request) {
+            return Ok(format!(
+                "PalimpsestColumnCache: answered from decoded columns in memory; lance's plan when they are not:\n{plan}"
+            ));
+        }
+        Ok(plan)
     }
 }
 

@@ -7,8 +7,12 @@ mod common;
 
 use std::sync::Arc;
 
+use arrow_buffer::NullBuffer;
 use futures::TryStreamExt;
-use palimpsest_core::arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+use palimpsest_core::arrow_array::{
+    ArrayRef, FixedSizeListArray, Float32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+};
+use palimpsest_core::arrow_schema::{DataType, Field};
 use palimpsest_core::{
     AddMode, ColumnChange, CommitNote, Connection, CreateMode, QueryRequest, TableHandle,
 };
@@ -18,7 +22,7 @@ use common::connection;
 const ROWS: i64 = 6000;
 
 /// Rows `from..to`: a low-cardinality `category` (with nulls), a unique `text`, a nullable
-/// `score`.
+/// `score`, a nullable 4-dim `vec`.
 fn rows(from: i64, to: i64) -> RecordBatch {
     let ids: Vec<i64> = (from..to).collect();
     let category: ArrayRef = Arc::new(StringArray::from_iter(
@@ -32,6 +36,19 @@ fn rows(from: i64, to: i64) -> RecordBatch {
         ids.iter()
             .map(|i| (i % 7 != 0).then(|| (*i as f64 * 0.37) % 1.0)),
     ));
+    // A small vector per row, null on every 9th.
+    let values = Float32Array::from_iter_values(
+        ids.iter()
+            .flat_map(|i| (0..4).map(move |j| (*i * 4 + j) as f32)),
+    );
+    let valid = NullBuffer::from(ids.iter().map(|i| i % 9 != 0).collect::<Vec<bool>>());
+    let item = Arc::new(Field::new("item", DataType::Float32, true));
+    let vec: ArrayRef = Arc::new(FixedSizeListArray::new(
+        item,
+        4,
+        Arc::new(values),
+        Some(valid),
+    ));
     RecordBatch::try_from_iter_with_nullable(vec![
         (
             "id",
@@ -41,6 +58,7 @@ fn rows(from: i64, to: i64) -> RecordBatch {
         ("category", category, true),
         ("text", text, true),
         ("score", score, true),
+        ("vec", vec, true),
     ])
     .unwrap()
 }
@@ -80,6 +98,11 @@ const FILTERS: &[&str] = &[
     "text LIKE 't1%'",
     "text = 't42'",
     "id >= 10 AND id < 200",
+    "id = 3000",
+    "id > 5990 OR id < 3",
+    "id BETWEEN 2999 AND 3001",
+    "score > 0.995",
+    "id * 2 > 11000",
     "score IS NOT NULL AND score < 0.1",
     "true",
 ];
@@ -217,4 +240,48 @@ async fn bad_filters_are_reported_by_the_cached_path() {
         let count_err = table.count_rows(Some(bad)).await.unwrap_err();
         assert_eq!(err.code, count_err.code, "{bad}: {err}");
     }
+}
+
+/// `explain_plan` says when a read would be answered from memory: not before the columns
+/// were read twice, and then yes.
+#[tokio::test]
+async fn explain_plan_names_the_column_cache_once_columns_are_hot() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = connection(&dir);
+    let table = table(&conn).await;
+    let request = QueryRequest {
+        filter: Some("category = 'c3' AND score > 0.5".into()),
+        columns: Some(vec!["id".into()]),
+        ..Default::default()
+    };
+    const NOTE: &str = "PalimpsestColumnCache";
+    assert!(!table
+        .explain_plan(&request, false)
+        .await
+        .unwrap()
+        .contains(NOTE));
+    let first = table.query(&request).await.unwrap();
+    assert!(!table
+        .explain_plan(&request, false)
+        .await
+        .unwrap()
+        .contains(NOTE));
+    let second = table.query(&request).await.unwrap();
+    assert_eq!(first, second);
+    let plan = table.explain_plan(&request, false).await.unwrap();
+    assert!(plan.contains(NOTE), "{plan}");
+    // A new fragment is not in memory yet.
+    table
+        .add(
+            vec![rows(ROWS, ROWS + 10)],
+            AddMode::Append,
+            &CommitNote::default(),
+        )
+        .await
+        .unwrap();
+    assert!(!table
+        .explain_plan(&request, false)
+        .await
+        .unwrap()
+        .contains(NOTE));
 }
