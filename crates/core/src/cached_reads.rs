@@ -23,12 +23,11 @@ use datafusion::physical_plan::PhysicalExpr;
 use lance::Dataset;
 use lance_datafusion::planner::Planner;
 
-use crate::column_cache::{self, CachedColumns, ROW_ID};
+use crate::array_copy;
+use crate::column_cache::{self, CachedColumns, Keep, ROW_ID};
 use crate::error::Result;
 use crate::query::QueryRequest;
 
-/// Rows per copied output batch.
-const COPY_ROWS: usize = 8_192;
 /// Prefix of the per-segment key columns a rewritten filter compares.
 const KEYS_PREFIX: &str = "__palimpsest_keys_";
 
@@ -60,7 +59,7 @@ fn plan_filter(dataset: &Dataset, sql: &str) -> Option<MemoryFilter> {
 
 /// Columns a plain query returns, in order; `None` when one does not exist (lance then
 /// reports it).
-fn output_columns(dataset: &Dataset, request: &QueryRequest) -> Option<Vec<String>> {
+pub(crate) fn output_columns(dataset: &Dataset, request: &QueryRequest) -> Option<Vec<String>> {
     let mut columns = match &request.columns {
         Some(columns) => {
             let top_level = |c: &String| dataset.schema().fields.iter().any(|f| &f.name == c);
@@ -93,32 +92,51 @@ fn needed_columns(output: &[String], filter: Option<&MemoryFilter>) -> Vec<Strin
     needed
 }
 
+/// What a plain query reads: the columns it returns, its filter, and all the columns needed.
+struct PlainRead {
+    output: Vec<String>,
+    filter: Option<MemoryFilter>,
+    needed: Vec<String>,
+}
+
+/// `None` for searches, unknown columns and filters this module leaves to lance.
+fn plan_read(dataset: &Dataset, request: &QueryRequest) -> Option<PlainRead> {
+    if request.vector.is_some() || request.full_text.is_some() {
+        return None;
+    }
+    let output = output_columns(dataset, request)?;
+    let filter = match &request.filter {
+        Some(sql) => Some(plan_filter(dataset, sql)?),
+        None => None,
+    };
+    let needed = needed_columns(&output, filter.as_ref());
+    Some(PlainRead {
+        output,
+        filter,
+        needed,
+    })
+}
+
 /// The rows of a plain query, or `None` when lance should answer it.
 pub(crate) async fn query(
     dataset: &Dataset,
     request: &QueryRequest,
 ) -> Result<Option<Vec<RecordBatch>>> {
-    if request.vector.is_some() || request.full_text.is_some() {
-        return Ok(None);
-    }
-    let Some(output) = output_columns(dataset, request) else {
+    let Some(PlainRead {
+        output,
+        filter,
+        needed,
+    }) = plan_read(dataset, request)
+    else {
         return Ok(None);
     };
-    let filter = match &request.filter {
-        Some(sql) => match plan_filter(dataset, sql) {
-            Some(filter) => Some(filter),
-            None => return Ok(None),
-        },
-        None => None,
-    };
-    let needed = needed_columns(&output, filter.as_ref());
     // A bounded read decodes little through lance; decode whole columns only for reads that
     // need them whole.
     let bounded = request.limit.is_some() || request.offset.is_some();
     if output.is_empty() || (bounded && !column_cache::all_cached(dataset, &needed)) {
         return Ok(None);
     }
-    let Some(cached) = column_cache::load(dataset, &needed).await? else {
+    let Some(cached) = column_cache::load(dataset, &needed, Keep::WhenHot).await? else {
         return Ok(None);
     };
     let projection: Vec<usize> = (0..output.len()).collect();
@@ -154,36 +172,18 @@ pub(crate) async fn query(
         rows = rows.slice(skip, take);
         skip = 0;
         remaining -= take;
-        if fresh {
-            out.push(rows);
+        out.push(if fresh {
+            rows
         } else {
-            // Copies in pieces of a few MB: the allocator reuses memory freed by earlier
-            // results for them, where one huge buffer would be fresh pages every time.
-            for start in (0..rows.num_rows()).step_by(COPY_ROWS) {
-                let piece = rows.slice(start, COPY_ROWS.min(rows.num_rows() - start));
-                out.push(column_cache::detach(&piece)?);
-            }
-        }
+            array_copy::detach(&rows)?
+        });
     }
     Ok(Some(out))
 }
 
 /// Whether `query` would answer `request` from memory right now (for `explainPlan()`).
 pub(crate) fn answers_from_memory(dataset: &Dataset, request: &QueryRequest) -> bool {
-    if request.vector.is_some() || request.full_text.is_some() {
-        return false;
-    }
-    let Some(output) = output_columns(dataset, request) else {
-        return false;
-    };
-    let filter = match &request.filter {
-        Some(sql) => match plan_filter(dataset, sql) {
-            Some(filter) => Some(filter),
-            None => return false,
-        },
-        None => None,
-    };
-    column_cache::all_cached(dataset, &needed_columns(&output, filter.as_ref()))
+    plan_read(dataset, request).is_some_and(|read| column_cache::all_cached(dataset, &read.needed))
 }
 
 /// The number of rows matching `sql`, or `None` when lance should count.
@@ -194,7 +194,7 @@ pub(crate) async fn count(dataset: &Dataset, sql: &str) -> Result<Option<u64>> {
     if filter.columns.is_empty() {
         return Ok(None);
     }
-    let Some(cached) = column_cache::load(dataset, &filter.columns).await? else {
+    let Some(cached) = column_cache::load(dataset, &filter.columns, Keep::WhenHot).await? else {
         return Ok(None);
     };
     let read = segments_to_read(&filter, &cached);

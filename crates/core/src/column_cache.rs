@@ -7,25 +7,21 @@
 //! only its new fragment, a delete only the fragments it touched.
 //!
 //! The cache is bounded (`PALIMPSEST_CACHE_MB`, default 2048; 0 turns it off) and drops the
-//! least recently used entries first. Arrays handed out share the cache's buffers: callers
-//! that return them to users copy them first (`detach`).
+//! least recently used entries first. A column is kept on its second read, so one-off reads
+//! take no memory. Arrays handed out share the cache's buffers: callers that return them to
+//! users copy them first (`array_copy::detach`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use arrow_array::{
-    make_array, Array, ArrayRef, RecordBatch, RecordBatchOptions, StringArray, UInt32Array,
-    UInt64Array,
+    Array, ArrayRef, RecordBatch, RecordBatchOptions, StringArray, UInt32Array, UInt64Array,
 };
-use arrow_buffer::{BooleanBuffer, Buffer, MutableBuffer, NullBuffer};
-use arrow_data::transform::MutableArrayData;
-use arrow_data::ArrayData;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::ScalarValue;
 use futures::TryStreamExt;
 use lance::Dataset;
 use lance_table::format::Fragment;
-use rayon::prelude::*;
 
 use crate::error::Result;
 
@@ -312,10 +308,24 @@ fn fingerprint(fragment: &Fragment) -> Arc<str> {
         .into()
 }
 
+/// When a read keeps the columns it decodes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Keep {
+    /// On the second read: one-off reads take no memory.
+    WhenHot,
+    /// On the first read (exact vector search: a search is rarely the only one).
+    Now,
+}
+
 /// `columns` (top-level names, or `_rowid`) of every live row of `dataset`, decoded once and
-/// then served from memory. `None` when the cache is off, a name is not a top-level column, or
-/// the columns would not fit in the cache: the caller then reads through lance as usual.
-pub(crate) async fn load(dataset: &Dataset, columns: &[String]) -> Result<Option<CachedColumns>> {
+/// then served from memory. `None` when the cache is off, a name is not a top-level column, the
+/// columns would not fit in the cache, or they are read for the first time and `keep` is
+/// `WhenHot`: the caller then reads through lance as usual.
+pub(crate) async fn load(
+    dataset: &Dataset,
+    columns: &[String],
+    keep: Keep,
+) -> Result<Option<CachedColumns>> {
     let budget = budget_bytes();
     if budget == 0 || columns.is_empty() {
         return Ok(None);
@@ -352,25 +362,25 @@ pub(crate) async fn load(dataset: &Dataset, columns: &[String]) -> Result<Option
     let missing: Vec<usize> = (0..fragments.len())
         .filter(|f| found[*f].iter().any(Option::is_none))
         .collect();
-    if !missing.is_empty() {
+    if !missing.is_empty() && keep == Keep::WhenHot {
         // The first read of a column goes through lance as usual; the second keeps it.
-        {
-            let mut cache = cache();
-            let missing_keys = missing.iter().flat_map(|f| keys[*f].iter());
-            let mut first_read = false;
-            for key in missing_keys {
-                if !cache.seen.contains(key) {
-                    if cache.seen.len() >= MAX_SEEN {
-                        cache.seen.clear();
-                    }
-                    cache.seen.insert(key.clone());
-                    first_read = true;
+        let mut cache = cache();
+        let missing_keys = missing.iter().flat_map(|f| keys[*f].iter());
+        let mut first_read = false;
+        for key in missing_keys {
+            if !cache.seen.contains(key) {
+                if cache.seen.len() >= MAX_SEEN {
+                    cache.seen.clear();
                 }
-            }
-            if first_read {
-                return Ok(None);
+                cache.seen.insert(key.clone());
+                first_read = true;
             }
         }
+        if first_read {
+            return Ok(None);
+        }
+    }
+    if !missing.is_empty() {
         let width: usize = fields.iter().map(|(f, _)| row_width(f.data_type())).sum();
         let rows: usize = missing
             .iter()
@@ -513,76 +523,4 @@ fn dictionary_of(strings: &StringArray) -> Option<(UInt32Array, StringArray)> {
         });
     }
     Some((UInt32Array::from(keys), StringArray::from(distinct)))
-}
-
-/// A copy of `array` in buffers of its own (so users can never write into the cache's).
-pub(crate) fn detach_array(array: &ArrayRef) -> ArrayRef {
-    make_array(copy_data(&array.to_data()))
-}
-
-/// `data` copied into exact-size buffers of its own, only the rows it covers (it may be a
-/// slice); large buffers are copied on all cores.
-fn copy_data(data: &ArrayData) -> ArrayData {
-    let (offset, len) = (data.offset(), data.len());
-    let nulls = data
-        .nulls()
-        .map(|n| NullBuffer::new(BooleanBuffer::new(n.inner().sliced(), 0, n.len())));
-    let builder = ArrayData::builder(data.data_type().clone())
-        .len(len)
-        .nulls(nulls);
-    let builder = match data.data_type() {
-        t if t.primitive_width().is_some() && data.child_data().is_empty() => {
-            let width = t.primitive_width().expect("checked");
-            let bytes = &data.buffers()[0].as_slice()[offset * width..(offset + len) * width];
-            builder.add_buffer(copy_bytes(bytes))
-        }
-        DataType::FixedSizeList(_, size) => {
-            let size = *size as usize;
-            let child = data.child_data()[0].slice(offset * size, len * size);
-            builder.add_child_data(copy_data(&child))
-        }
-        DataType::Utf8 | DataType::Binary => {
-            let offsets: &[i32] = &data.buffers()[0].typed_data::<i32>()[offset..offset + len + 1];
-            let (first, last) = (offsets[0], offsets[len]);
-            let rebased: Vec<i32> = offsets.iter().map(|o| o - first).collect();
-            let values = &data.buffers()[1].as_slice()[first as usize..last as usize];
-            builder
-                .add_buffer(Buffer::from_vec(rebased))
-                .add_buffer(copy_bytes(values))
-        }
-        _ => {
-            // Other layouts: arrow's generic copy.
-            let mut copy = MutableArrayData::new(vec![data], false, len);
-            copy.extend(0, 0, len);
-            return copy.freeze();
-        }
-    };
-    // Safety: the same type, length and validity as `data`, with its rows' buffers.
-    unsafe { builder.build_unchecked() }
-}
-
-fn copy_bytes(src: &[u8]) -> Buffer {
-    const PIECE: usize = 4 << 20;
-    if src.len() < 2 * PIECE {
-        return Buffer::from_slice_ref(src);
-    }
-    let mut out = MutableBuffer::with_capacity(src.len());
-    // Safety: every byte is written below before the buffer is read.
-    unsafe { out.set_len(src.len()) };
-    out.as_slice_mut()
-        .par_chunks_mut(PIECE)
-        .zip(src.par_chunks(PIECE))
-        .for_each(|(to, from)| to.copy_from_slice(from));
-    out.into()
-}
-
-/// `batch` with every column copied into buffers of its own.
-pub(crate) fn detach(batch: &RecordBatch) -> Result<RecordBatch> {
-    let columns = batch.columns().iter().map(detach_array).collect();
-    let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
-    Ok(RecordBatch::try_new_with_options(
-        batch.schema(),
-        columns,
-        &options,
-    )?)
 }

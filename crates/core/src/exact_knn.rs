@@ -17,7 +17,7 @@ use lance_linalg::distance::{
 };
 use rayon::prelude::*;
 
-use crate::column_cache::{self, ROW_ID};
+use crate::column_cache::{self, Keep, ROW_ID};
 use crate::error::Result;
 use crate::query::{vector_column, QueryRequest};
 
@@ -68,23 +68,14 @@ pub(crate) async fn search(
 ) -> Result<Option<RecordBatch>> {
     let vector = request.vector.as_ref().expect("checked by applies()");
     let column_name = vector_column(dataset, vector)?;
-    let mut output: Vec<String> = match &request.columns {
-        Some(columns) => columns.clone(),
-        None => dataset
-            .schema()
-            .fields
-            .iter()
-            .map(|f| f.name.clone())
-            .collect(),
+    let Some(output) = crate::cached_reads::output_columns(dataset, request) else {
+        return Ok(None);
     };
-    if request.with_row_id {
-        output.push(ROW_ID.to_string());
-    }
     let mut needed = output.clone();
     if !needed.contains(&column_name) {
         needed.push(column_name.clone());
     }
-    let Some(cached) = column_cache::load(dataset, &needed).await? else {
+    let Some(cached) = column_cache::load(dataset, &needed, Keep::Now).await? else {
         return Ok(None);
     };
     let at = cached.schema.index_of(&column_name)?;

@@ -1,7 +1,9 @@
 //! palimpsest's engine: versioned tables on the Lance format. Every call into lance lives here;
 //! the napi binding only converts values.
 
+mod array_copy;
 mod branches;
+mod buffer_pool;
 mod cached_reads;
 mod clone;
 mod column_cache;

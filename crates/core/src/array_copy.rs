@@ -1,0 +1,81 @@
+//! Copies of Arrow arrays into buffers of their own, for results built from cached columns:
+//! exact-size allocations, only the rows a slice covers, large buffers copied on all cores.
+
+use arrow_array::{make_array, ArrayRef, RecordBatch, RecordBatchOptions};
+use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer};
+use arrow_data::transform::MutableArrayData;
+use arrow_data::ArrayData;
+use arrow_schema::DataType;
+use rayon::prelude::*;
+
+use crate::buffer_pool;
+use crate::error::Result;
+
+/// A copy of `array` in buffers of its own (so users can never write into the cache's).
+fn detach_array(array: &ArrayRef) -> ArrayRef {
+    make_array(copy_data(&array.to_data()))
+}
+
+/// `data` copied into exact-size buffers of its own, only the rows it covers (it may be a
+/// slice); large buffers are copied on all cores.
+fn copy_data(data: &ArrayData) -> ArrayData {
+    let (offset, len) = (data.offset(), data.len());
+    let nulls = data
+        .nulls()
+        .map(|n| NullBuffer::new(BooleanBuffer::new(n.inner().sliced(), 0, n.len())));
+    let builder = ArrayData::builder(data.data_type().clone())
+        .len(len)
+        .nulls(nulls);
+    let builder = match data.data_type() {
+        t if t.primitive_width().is_some() && data.child_data().is_empty() => {
+            let width = t.primitive_width().expect("checked");
+            let bytes = &data.buffers()[0].as_slice()[offset * width..(offset + len) * width];
+            builder.add_buffer(copy_bytes(bytes))
+        }
+        DataType::FixedSizeList(_, size) => {
+            let size = *size as usize;
+            let child = data.child_data()[0].slice(offset * size, len * size);
+            builder.add_child_data(copy_data(&child))
+        }
+        DataType::Utf8 | DataType::Binary => {
+            let offsets: &[i32] = &data.buffers()[0].typed_data::<i32>()[offset..offset + len + 1];
+            let (first, last) = (offsets[0], offsets[len]);
+            let rebased: Vec<i32> = offsets.iter().map(|o| o - first).collect();
+            let values = &data.buffers()[1].as_slice()[first as usize..last as usize];
+            builder
+                .add_buffer(Buffer::from_vec(rebased))
+                .add_buffer(copy_bytes(values))
+        }
+        _ => {
+            // Other layouts: arrow's generic copy.
+            let mut copy = MutableArrayData::new(vec![data], false, len);
+            copy.extend(0, 0, len);
+            return copy.freeze();
+        }
+    };
+    // Safety: the same type, length and validity as `data`, with its rows' buffers.
+    unsafe { builder.build_unchecked() }
+}
+
+fn copy_bytes(src: &[u8]) -> Buffer {
+    const PIECE: usize = 4 << 20;
+    if src.len() < buffer_pool::MIN_POOLED {
+        return Buffer::from_slice_ref(src);
+    }
+    buffer_pool::filled(src.len(), |out| {
+        out.par_chunks_mut(PIECE)
+            .zip(src.par_chunks(PIECE))
+            .for_each(|(to, from)| to.copy_from_slice(from));
+    })
+}
+
+/// `batch` with every column copied into buffers of its own.
+pub(crate) fn detach(batch: &RecordBatch) -> Result<RecordBatch> {
+    let columns = batch.columns().iter().map(detach_array).collect();
+    let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+    Ok(RecordBatch::try_new_with_options(
+        batch.schema(),
+        columns,
+        &options,
+    )?)
+}
