@@ -332,6 +332,18 @@ describe("listVersions after every write kind", () => {
     again.close();
   });
 
+  it("describes a table dropped and created again by its new history, not the old one", async () => {
+    // Read versions are remembered in memory; a new table at the same path must not reuse them.
+    for (const message of ["first life", "second life"]) {
+      const t = await db.createTable("again", seed, { schema, message });
+      await t.add(seed, { message: `${message}, append` });
+      const log = await t.listVersions();
+      expect(log.map((v) => v.message)).toEqual([message, `${message}, append`]);
+      t.close();
+      await db.dropTable("again");
+    }
+  });
+
   it("shows only the current branch's versions, with the branch's own messages", async () => {
     const t = await db.createTable("br", seed, { schema, message: "seed" });
     await t.add([{ id: 4n, name: "d", n: 4 }], { message: "on main" });

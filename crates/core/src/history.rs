@@ -78,18 +78,18 @@ impl TableHandle {
         let mut infos = Vec::new();
         let mut previous_live: Option<u64> = None;
         for (source, after, until) in segments {
-            for (version, transaction) in read_versions(&source, handler.as_ref()).await? {
+            for (version, recorded) in read_versions(&source, handler.as_ref()).await? {
                 if version.version <= after || version.version > until {
                     continue;
                 }
                 let live = live_rows(&version.metadata);
                 let mut info = VersionInfo {
                     version: version.version,
-                    timestamp_ms: version.timestamp.timestamp_millis(),
+                    timestamp_ms: version.timestamp_ms,
                     metadata: version.metadata,
                     ..Default::default()
                 };
-                describe(&mut info, recorded(transaction), previous_live);
+                describe(&mut info, recorded, previous_live);
                 previous_live = live;
                 infos.push(info);
             }
@@ -104,7 +104,7 @@ impl TableHandle {
 async fn read_versions(
     dataset: &Arc<Dataset>,
     handler: &dyn CommitHandler,
-) -> Result<Vec<(Version, Option<Transaction>)>> {
+) -> Result<Vec<(Summary, Recorded)>> {
     let store = dataset.object_store(None).await?;
     let base = dataset.branch_location().path;
     let locations: Vec<ManifestLocation> = handler
@@ -113,7 +113,7 @@ async fn read_versions(
         .await?;
     // Each manifest is parsed on its own task, so the parsing spreads over the runtime's
     // threads.
-    let mut versions: Vec<(Version, Option<Transaction>)> = stream::iter(locations)
+    let mut versions: Vec<(Summary, Recorded)> = stream::iter(locations)
         .map(|location| {
             let store = store.clone();
             let dataset = dataset.clone();
@@ -131,12 +131,54 @@ async fn read_versions(
     Ok(versions)
 }
 
-/// One version's summary and transaction, from its manifest file.
+/// Versions already read, by manifest file identity (path, size, e-tag): a manifest never
+/// changes, so reading it again would only repeat the work.
+fn read_before() -> std::sync::MutexGuard<'static, HashMap<String, (Summary, Recorded)>> {
+    static SEEN: std::sync::OnceLock<std::sync::Mutex<HashMap<String, (Summary, Recorded)>>> =
+        std::sync::OnceLock::new();
+    SEEN.get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// Most versions remembered; past it the memory starts over.
+const MAX_REMEMBERED: usize = 100_000;
+
+/// One version's summary and what was recorded about it, from its manifest file.
 async fn read_version(
     dataset: &Dataset,
     store: &ObjectStore,
     location: ManifestLocation,
-) -> Result<(Version, Option<Transaction>)> {
+) -> Result<(Summary, Recorded)> {
+    let identity = location.e_tag.as_ref().map(|tag| {
+        format!(
+            "{}|{}|{tag}",
+            location.path,
+            location.size.unwrap_or_default()
+        )
+    });
+    if let Some(hit) = identity
+        .as_ref()
+        .and_then(|id| read_before().get(id).cloned())
+    {
+        return Ok(hit);
+    }
+    let entry = read_version_file(dataset, store, &location).await?;
+    if let Some(id) = identity {
+        let mut seen = read_before();
+        if seen.len() >= MAX_REMEMBERED {
+            seen.clear();
+        }
+        seen.insert(id, entry.clone());
+    }
+    Ok(entry)
+}
+
+async fn read_version_file(
+    dataset: &Dataset,
+    store: &ObjectStore,
+    location: &ManifestLocation,
+) -> Result<(Summary, Recorded)> {
     let manifest = read_manifest(store, &location.path, location.size).await?;
     // A version whose transaction cannot be read (older format, another branch's manifest)
     // is still listed, described from its manifest alone.
@@ -154,11 +196,26 @@ async fn read_version(
             .ok()
             .and_then(|vt| vt.transaction),
     };
-    Ok((Version::from(&manifest), transaction))
+    let version = Version::from(&manifest);
+    let summary = Summary {
+        version: version.version,
+        timestamp_ms: version.timestamp.timestamp_millis(),
+        metadata: version.metadata,
+    };
+    Ok((summary, recorded(transaction)))
 }
 
 /// What was recorded about `version`: its transaction's operation and properties, and the
 /// side note of writes whose commit could not carry properties.
+/// A version's number, time and lance's row and file totals.
+#[derive(Clone)]
+struct Summary {
+    version: u64,
+    timestamp_ms: i64,
+    metadata: BTreeMap<String, String>,
+}
+
+#[derive(Clone)]
 struct Recorded {
     lance_operation: Option<Operation>,
     properties: HashMap<String, String>,
