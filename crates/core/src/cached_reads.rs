@@ -1,61 +1,19 @@
 //! Plain reads (no vector or text search) and filtered counts answered from decoded columns in
-//! memory (`column_cache`), with lance's own SQL planner evaluating the filter.
+//! memory (`column_cache`), filters evaluated by `memory_filter`.
 //!
 //! Lance re-reads and decodes the data files on every query; from memory a filter is a few
-//! vectorised kernels over arrays. Low-cardinality string columns carry a dictionary, so
-//! `category = 'x'` and `category IN (...)` compare integer keys instead of strings. Anything
-//! this module does not handle (nested columns, a filter lance's planner rejects) returns
-//! `None`, and the caller reads through lance, which also reports the errors.
+//! vectorised kernels over arrays. Anything this module does not handle (nested columns, a
+//! filter lance's planner rejects) returns `None`, and the caller reads through lance, which
+//! also reports the errors.
 
-use std::collections::HashMap;
-use std::ops::Not;
-use std::sync::Arc;
-
-use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions};
-use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use datafusion::common::pruning::PruningStatistics;
-use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::common::Column;
-use datafusion::common::ScalarValue;
-use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
-use datafusion::physical_optimizer::pruning::PruningPredicate;
-use datafusion::physical_plan::PhysicalExpr;
+use arrow_array::RecordBatch;
 use lance::Dataset;
-use lance_datafusion::planner::Planner;
 
 use crate::array_copy;
-use crate::column_cache::{self, CachedColumns, Keep, ROW_ID};
+use crate::column_cache::{self, Keep, ROW_ID};
 use crate::error::Result;
+use crate::memory_filter::{evaluate, plan_filter, segments_to_read, MemoryFilter};
 use crate::query::QueryRequest;
-
-/// Prefix of the per-segment key columns a rewritten filter compares.
-const KEYS_PREFIX: &str = "__palimpsest_keys_";
-
-/// A filter, parsed and checked by lance's planner, and the columns it reads.
-struct MemoryFilter {
-    expr: Expr,
-    columns: Vec<String>,
-    /// The physical plan over the plain columns, made once per read (segments with
-    /// dictionary keys get their own).
-    plain: std::sync::OnceLock<Arc<dyn PhysicalExpr>>,
-}
-
-fn plan_filter(dataset: &Dataset, sql: &str) -> Option<MemoryFilter> {
-    let schema = Arc::new(arrow_schema::Schema::from(dataset.schema()));
-    let planner = Planner::new(schema);
-    let expr = planner.parse_filter(sql).ok()?;
-    let expr = planner.optimize_expr(expr).ok()?;
-    let columns = Planner::column_names_in_expr(&expr);
-    let top_level = |c: &String| dataset.schema().fields.iter().any(|f| &f.name == c);
-    if !columns.iter().all(top_level) {
-        return None;
-    }
-    Some(MemoryFilter {
-        expr,
-        columns,
-        plain: std::sync::OnceLock::new(),
-    })
-}
 
 /// Columns a plain query returns, in order; `None` when one does not exist (lance then
 /// reports it).
@@ -203,173 +161,4 @@ pub(crate) async fn count(dataset: &Dataset, sql: &str) -> Result<Option<u64>> {
         total += evaluate(&filter, &cached, f)?.true_count() as u64;
     }
     Ok(Some(total))
-}
-
-/// The filter's value for every row of segment `f` (null counts as not matching).
-fn evaluate(filter: &MemoryFilter, cached: &CachedColumns, f: usize) -> Result<BooleanArray> {
-    let segment = &cached.segments[f];
-    let mut fields: Vec<Field> = Vec::new();
-    let mut arrays: Vec<ArrayRef> = Vec::new();
-    let mut dictionaries = HashMap::new();
-    for name in &filter.columns {
-        let at = cached
-            .schema
-            .index_of(name)
-            .expect("the filter's columns were loaded");
-        let column = &segment.columns[at];
-        fields.push(cached.schema.field(at).clone());
-        arrays.push(column.values.clone());
-        if let Some((keys, dictionary)) = &column.keys {
-            let keys_name = format!("{KEYS_PREFIX}{name}");
-            fields.push(Field::new(&keys_name, DataType::UInt32, true));
-            arrays.push(Arc::new(keys.clone()));
-            dictionaries.insert(name.clone(), (keys_name, dictionary));
-        }
-    }
-    let schema = Arc::new(Schema::new(fields));
-    let options = RecordBatchOptions::new().with_row_count(Some(segment.rows));
-    let batch = RecordBatch::try_new_with_options(schema.clone(), arrays, &options)?;
-    let physical = if dictionaries.is_empty() {
-        plain_expr(filter, cached)?
-    } else {
-        let expr = compare_keys(filter.expr.clone(), &dictionaries)?;
-        Planner::new(schema).create_physical_expr(&expr)?
-    };
-    let value = physical.evaluate(&batch)?.into_array(segment.rows)?;
-    Ok(value
-        .as_any()
-        .downcast_ref::<BooleanArray>()
-        .cloned()
-        .unwrap_or_else(|| BooleanArray::from(vec![false; segment.rows])))
-}
-
-/// The filter planned over its own columns, once per read.
-fn plain_expr(filter: &MemoryFilter, cached: &CachedColumns) -> Result<Arc<dyn PhysicalExpr>> {
-    if let Some(planned) = filter.plain.get() {
-        return Ok(planned.clone());
-    }
-    let planned =
-        Planner::new(filter_schema(filter, cached)?).create_physical_expr(&filter.expr)?;
-    Ok(filter.plain.get_or_init(|| planned).clone())
-}
-
-fn filter_schema(filter: &MemoryFilter, cached: &CachedColumns) -> Result<SchemaRef> {
-    let fields = filter
-        .columns
-        .iter()
-        .map(|c| cached.schema.field_with_name(c).cloned())
-        .collect::<std::result::Result<Vec<Field>, _>>()?;
-    Ok(Arc::new(Schema::new(fields)))
-}
-
-/// Which segments may hold matching rows, judged from their numeric columns' bounds (a range
-/// filter on a sorted or clustered column then reads few segments).
-fn segments_to_read(filter: &MemoryFilter, cached: &CachedColumns) -> Vec<bool> {
-    let all = vec![true; cached.segments.len()];
-    let pruning = plain_expr(filter, cached).ok().and_then(|expr| {
-        let schema = filter_schema(filter, cached).ok()?;
-        PruningPredicate::try_new(expr, schema).ok()
-    });
-    match pruning {
-        Some(predicate) if !predicate.always_true() => {
-            predicate.prune(&Bounds(cached)).unwrap_or(all)
-        }
-        _ => all,
-    }
-}
-
-/// The segments' bounds as DataFusion's pruning reads them.
-struct Bounds<'a>(&'a CachedColumns);
-
-impl Bounds<'_> {
-    fn side(&self, column: &Column, min: bool) -> Option<ArrayRef> {
-        let at = self.0.schema.index_of(&column.name).ok()?;
-        let values = self
-            .0
-            .segments
-            .iter()
-            .map(|s| {
-                let (lo, hi) = s.columns[at].bounds.as_ref()?;
-                Some(if min { lo.clone() } else { hi.clone() })
-            })
-            .collect::<Option<Vec<ScalarValue>>>()?;
-        ScalarValue::iter_to_array(values).ok()
-    }
-}
-
-impl PruningStatistics for Bounds<'_> {
-    fn min_values(&self, column: &Column) -> Option<ArrayRef> {
-        self.side(column, true)
-    }
-
-    fn max_values(&self, column: &Column) -> Option<ArrayRef> {
-        self.side(column, false)
-    }
-
-    fn num_containers(&self) -> usize {
-        self.0.segments.len()
-    }
-
-    fn null_counts(&self, _column: &Column) -> Option<ArrayRef> {
-        None
-    }
-
-    fn row_counts(&self) -> Option<ArrayRef> {
-        None
-    }
-
-    fn contained(
-        &self,
-        _column: &Column,
-        _values: &std::collections::HashSet<ScalarValue>,
-    ) -> Option<BooleanArray> {
-        None
-    }
-}
-
-type Dictionaries<'a> = HashMap<String, (String, &'a arrow_array::StringArray)>;
-
-/// Rewrites `column = 'text'`, `<>` and `IN (...)` on dictionary columns into comparisons of
-/// their keys.
-fn compare_keys(expr: Expr, dictionaries: &Dictionaries) -> Result<Expr> {
-    let key_of = |name: &str, literal: &Expr| -> Option<Expr> {
-        let (keys_name, dictionary) = dictionaries.get(name)?;
-        let Expr::Literal(ScalarValue::Utf8(Some(text)), _) = literal else {
-            return None;
-        };
-        let key = (0..dictionary.len())
-            .find(|i| dictionary.value(*i) == text)
-            .map_or(u32::MAX, |i| i as u32);
-        let column = Expr::Column(datafusion::common::Column::from_name(keys_name));
-        Some(column.eq(Expr::Literal(ScalarValue::UInt32(Some(key)), None)))
-    };
-    let rewritten = expr.transform(|e| {
-        let replaced = match &e {
-            Expr::BinaryExpr(BinaryExpr { left, op, right })
-                if matches!(op, Operator::Eq | Operator::NotEq) =>
-            {
-                let pair = match (left.as_ref(), right.as_ref()) {
-                    (Expr::Column(c), lit) | (lit, Expr::Column(c)) => key_of(&c.name, lit),
-                    _ => None,
-                };
-                pair.map(|eq| if *op == Operator::NotEq { eq.not() } else { eq })
-            }
-            Expr::InList(list) => match list.expr.as_ref() {
-                Expr::Column(c) if dictionaries.contains_key(&c.name) => list
-                    .list
-                    .iter()
-                    .map(|item| key_of(&c.name, item))
-                    .collect::<Option<Vec<_>>>()
-                    .and_then(|eqs| eqs.into_iter().reduce(Expr::or))
-                    .map(|any| if list.negated { any.not() } else { any }),
-                _ => None,
-            },
-            _ => None,
-        };
-        Ok(match replaced {
-            Some(new) => Transformed::yes(new),
-            None => Transformed::no(e),
-        })
-    })?;
-    Ok(rewritten.data)
 }

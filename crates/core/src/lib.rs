@@ -20,6 +20,7 @@ mod hybrid;
 mod indexes;
 mod input;
 mod maintenance;
+mod memory_filter;
 mod merge;
 mod names;
 mod query;
