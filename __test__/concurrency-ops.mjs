@@ -9,18 +9,9 @@
 // - "del": writer w deletes some of its own rows (`owner = w`);
 // - "merge": writer w upserts { id, note } for some of its own rows it has not deleted
 //   (hits must survive: the source has no hits column) and for new ids of its own range.
+import { rng } from "./helpers/prng.mjs";
 
-/** mulberry32, as in helpers/facade.ts. */
-export function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
 
 export const SHARED_ROWS = 200;
 export const OWNERS = 4;

@@ -3,22 +3,11 @@
 // `{"pending": op}`, after it `{"ack": version}`, one JSON object per line.
 // Usage: node crash-child.mjs <dir> <table> <seed> <idBase>
 import pkg from "../dist/index.js";
+import { rng } from "./helpers/prng.mjs";
 
 const { connect } = pkg;
 const [dir, name, seedText, idBaseText] = process.argv.slice(2);
 const idBase = Number(idBaseText);
-
-/** mulberry32, as in helpers/facade.ts. */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const next = rng(Number(seedText));
 const pick = (n) => Math.floor(next() * n);

@@ -360,3 +360,29 @@ describe("results are the caller's own", () => {
     }
   });
 });
+
+describe("results with nulls are the caller's own", () => {
+  it("writing into a returned table's validity bitmaps changes no later read", async () => {
+    const { dir: d, db: conn } = await freshDb();
+    const nullable = new Schema([
+      new Field("id", new Int64(), false),
+      new Field("score", new Float64(), true),
+    ]);
+    const data = Array.from({ length: 64 }, (_, i) => ({
+      id: BigInt(i),
+      score: i % 3 === 0 ? null : i / 2,
+    }));
+    const t = await conn.createTable("nulls", data, { schema: nullable });
+    const before = rowsOf(await t.toArrow(), "id");
+    // Three reads: the second keeps the columns in memory, the third is served from there.
+    for (let i = 0; i < 3; i++) {
+      const out = await t.toArrow();
+      for (const batch of out.batches) batch.getChild("score")?.data[0]?.nullBitmap?.fill(0xff);
+    }
+    expect(rowsOf(await t.toArrow(), "id")).toEqual(before);
+    expect(before.filter((r) => r.score === null)).toHaveLength(22);
+    t.close();
+    conn.close();
+    removeDir(d);
+  });
+});

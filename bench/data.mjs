@@ -16,23 +16,13 @@ import {
   Utf8,
   vectorFromArray,
 } from "apache-arrow";
+// The tests' seeded PRNG (mulberry32), so generated data is the same on every run.
+import { rng as prng } from "../__test__/helpers/prng.mjs";
 
 export const CATEGORIES = 10;
 const CLUSTERS = 100;
 const LATENT = 8;
 const WORDS = ["lance", "arrow", "table", "vector", "index", "schema", "version", "column"];
-
-// mulberry32: a tiny seeded PRNG.
-export function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Roughly N(0, 1): the sum of four uniforms, rescaled.
 const gauss = (rand) => (rand() + rand() + rand() + rand() - 2) * Math.sqrt(3);

@@ -28,6 +28,8 @@ export interface OptimizeReport {
   /** Versions old enough to go but kept: tagged, or a branch's fork point. */
   versionsProtected: number[];
   bytesRemoved: number;
+  /** Whether indexes were brought up to date with rows added since they were built. */
+  indicesOptimized: boolean;
 }
 
 /** @internal */

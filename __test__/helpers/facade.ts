@@ -7,6 +7,9 @@ import * as path from "node:path";
 import type * as arrow from "apache-arrow";
 import { expect } from "vitest";
 import { type Connection, connect, PalimpsestError, type Table } from "../../js/index";
+import { rng } from "./prng.mjs";
+
+export { rng };
 
 /** A new empty directory under the OS temp dir. */
 export function tempDir(prefix = "palimpsest-test-"): string {
@@ -22,18 +25,6 @@ export function removeDir(dir: string): void {
 export async function freshDb(): Promise<{ dir: string; db: Connection }> {
   const dir = tempDir();
   return { dir, db: await connect(dir) };
-}
-
-/** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A string's 32-bit FNV-1a hash, to seed {@link rng} from text. */

@@ -20,9 +20,11 @@ fn detach_array(array: &ArrayRef) -> ArrayRef {
 /// slice); large buffers are copied on all cores.
 fn copy_data(data: &ArrayData) -> ArrayData {
     let (offset, len) = (data.offset(), data.len());
-    let nulls = data
-        .nulls()
-        .map(|n| NullBuffer::new(BooleanBuffer::new(n.inner().sliced(), 0, n.len())));
+    // `sliced()` shares the buffer when the offset is byte-aligned; copy it regardless.
+    let nulls = data.nulls().map(|n| {
+        let bits = Buffer::from_slice_ref(n.inner().sliced().as_slice());
+        NullBuffer::new(BooleanBuffer::new(bits, 0, n.len()))
+    });
     let builder = ArrayData::builder(data.data_type().clone())
         .len(len)
         .nulls(nulls);

@@ -20,8 +20,10 @@ use crate::query::QueryRequest;
 pub(crate) fn output_columns(dataset: &Dataset, request: &QueryRequest) -> Option<Vec<String>> {
     let mut columns = match &request.columns {
         Some(columns) => {
-            let top_level = |c: &String| dataset.schema().fields.iter().any(|f| &f.name == c);
-            if !columns.iter().all(top_level) {
+            if !columns
+                .iter()
+                .all(|c| column_cache::is_top_level(dataset, c))
+            {
                 return None;
             }
             columns.clone()

@@ -26,7 +26,7 @@ use lance_table::format::Fragment;
 use crate::error::Result;
 
 /// The row id pseudo-column, cached like a column when a read asks for it.
-pub(crate) const ROW_ID: &str = "_rowid";
+pub(crate) use lance::dataset::ROW_ID;
 const ROW_ADDR: &str = "_rowaddr";
 /// Cache key of `_rowid`: lance field ids are 0 or more, system columns small negatives.
 const ROW_ID_KEY: i32 = i32::MIN;
@@ -258,12 +258,16 @@ fn field_of(dataset: &Dataset, name: &str) -> Option<(Field, i32)> {
     if name == ROW_ID {
         return Some((Field::new(ROW_ID, DataType::UInt64, true), ROW_ID_KEY));
     }
-    let field = dataset.schema().field(name)?;
-    // Only top-level columns: a dotted path names a nested field.
-    if dataset.schema().fields.iter().all(|f| f.name != name) {
+    if !is_top_level(dataset, name) {
         return None;
     }
+    let field = dataset.schema().field(name)?;
     Some((Field::from(field), field.id))
+}
+
+/// Whether `name` is a column of the table itself (a dotted path names a nested field).
+pub(crate) fn is_top_level(dataset: &Dataset, name: &str) -> bool {
+    dataset.schema().fields.iter().any(|f| f.name == name)
 }
 
 /// A rough size of a column's decoded rows, to refuse reads that could not fit.
@@ -287,17 +291,16 @@ pub(crate) fn all_cached(dataset: &Dataset, columns: &[String]) -> bool {
         return false;
     };
     let uri = dataset.uri().to_string();
-    let mut cache = cache();
+    // A look, not a use: leaves the entries' recency as it was.
+    let cache = cache();
     dataset.fragments().iter().all(|fragment| {
         let fingerprint = fingerprint(fragment);
         fields.iter().all(|field| {
-            cache
-                .get(&Key {
-                    uri: uri.clone(),
-                    fragment: fingerprint.clone(),
-                    field: *field,
-                })
-                .is_some()
+            cache.entries.contains_key(&Key {
+                uri: uri.clone(),
+                fragment: fingerprint.clone(),
+                field: *field,
+            })
         })
     })
 }
@@ -384,7 +387,7 @@ pub(crate) async fn load(
         let width: usize = fields.iter().map(|(f, _)| row_width(f.data_type())).sum();
         let rows: usize = missing
             .iter()
-            .map(|f| live_rows(&fragments[*f]))
+            .map(|f| fragments[*f].num_rows().unwrap_or(0))
             .sum::<usize>();
         if rows.saturating_mul(width) > budget {
             return Ok(None);
@@ -410,16 +413,6 @@ pub(crate) async fn load(
         segments_of(&columns, &mut segments);
     }
     Ok(Some(CachedColumns { schema, segments }))
-}
-
-fn live_rows(fragment: &Fragment) -> usize {
-    let physical = fragment.physical_rows.unwrap_or(0);
-    let deleted = fragment
-        .deletion_file
-        .as_ref()
-        .and_then(|d| d.num_deleted_rows)
-        .unwrap_or(0);
-    physical.saturating_sub(deleted)
 }
 
 /// Decodes `fields` of the fragments at `which`, in one scan, split by fragment.

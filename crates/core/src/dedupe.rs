@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::table::TableHandle;
 use crate::writes::{MergeInsertSpec, WriteResult};
 
-const ROW_ID: &str = "_rowid";
+use lance::dataset::ROW_ID;
 const CREATED_AT: &str = "_row_created_at_version";
 
 impl TableHandle {

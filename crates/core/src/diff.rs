@@ -22,7 +22,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::table::TableHandle;
 use crate::version_ref::VersionRef;
 
-const ROW_ID: &str = "_rowid";
+use lance::dataset::ROW_ID;
 const CREATED_AT: &str = "_row_created_at_version";
 const UPDATED_AT: &str = "_row_last_updated_at_version";
 

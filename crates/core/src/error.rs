@@ -217,7 +217,14 @@ fn is_sql_syntax_error(text: &str) -> bool {
 /// The table file (`data/…`, `_deletions/…`, `_versions/…`, `_indices/…`) an error is about,
 /// when it is about one.
 fn table_file_in(text: &str) -> Option<String> {
-    const DIRS: [&str; 4] = ["/data/", "/_deletions/", "/_versions/", "/_indices/"];
+    // Inside a table's directory (`<name>.lance/`), so a database path that happens to
+    // contain `/data/` is not taken for a table file.
+    const DIRS: [&str; 4] = [
+        ".lance/data/",
+        ".lance/_deletions/",
+        ".lance/_versions/",
+        ".lance/_indices/",
+    ];
     let at = DIRS.iter().filter_map(|d| text.find(d)).min()?;
     let start = text[..at]
         .rfind(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == '(')
@@ -316,6 +323,22 @@ impl From<arrow_schema::ArrowError> for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_table_files_but_not_database_paths_that_contain_data() {
+        assert_eq!(
+            table_file_in("Not found: /srv/data/db/t.lance/data/ab-12.lance, read failed"),
+            Some("/srv/data/db/t.lance/data/ab-12.lance".to_string())
+        );
+        assert_eq!(
+            table_file_in("Dataset at path /srv/data/db/t.lance was not found"),
+            None
+        );
+        assert_eq!(
+            table_file_in("range out of bounds in /srv/data/db/t.lance/_versions/3.manifest."),
+            Some("/srv/data/db/t.lance/_versions/3.manifest".to_string())
+        );
+    }
 
     #[test]
     fn finds_unknown_column_names() {

@@ -98,9 +98,10 @@ impl TableHandle {
     }
 }
 
-/// Every version of `dataset`'s branch with its transaction, oldest first. Each manifest is
-/// read once, several at a time (lance's `versions()` reads them one by one, and reading the
-/// transactions after it would read every manifest a second time).
+/// Every version of `dataset`'s branch with what was recorded about it, oldest first. The
+/// manifest files are listed once and read several at a time, summary and transaction from
+/// the same file (lance's `versions()` reads them one by one, and reading the transactions
+/// after it resolves and reads every manifest again); versions read before are remembered.
 async fn read_versions(
     dataset: &Arc<Dataset>,
     handler: &dyn CommitHandler,
@@ -205,8 +206,6 @@ async fn read_version_file(
     Ok((summary, recorded(transaction)))
 }
 
-/// What was recorded about `version`: its transaction's operation and properties, and the
-/// side note of writes whose commit could not carry properties.
 /// A version's number, time and lance's row and file totals.
 #[derive(Clone)]
 struct Summary {
@@ -215,6 +214,7 @@ struct Summary {
     metadata: BTreeMap<String, String>,
 }
 
+/// What was recorded about a version: its transaction's operation and properties.
 #[derive(Clone)]
 struct Recorded {
     lance_operation: Option<Operation>,

@@ -17,7 +17,7 @@ use crate::query::{scan, QueryRequest, DEFAULT_TOP_K};
 /// The rank offset of reciprocal rank fusion; 60 is the value of the original paper and of
 /// LanceDB's `RRFReranker`.
 const RRF_K: f32 = 60.0;
-const ROW_ID: &str = "_rowid";
+use lance::dataset::ROW_ID;
 /// Columns each search adds that the fused result replaces with `_relevance_score`.
 const LEG_SCORES: [&str; 2] = ["_distance", "_score"];
 

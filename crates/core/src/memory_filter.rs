@@ -20,7 +20,7 @@ use datafusion::physical_plan::PhysicalExpr;
 use lance::Dataset;
 use lance_datafusion::planner::Planner;
 
-use crate::column_cache::CachedColumns;
+use crate::column_cache::{self, CachedColumns};
 use crate::error::Result;
 
 /// Prefix of the per-segment key columns a rewritten filter compares.
@@ -41,8 +41,10 @@ pub(crate) fn plan_filter(dataset: &Dataset, sql: &str) -> Option<MemoryFilter> 
     let expr = planner.parse_filter(sql).ok()?;
     let expr = planner.optimize_expr(expr).ok()?;
     let columns = Planner::column_names_in_expr(&expr);
-    let top_level = |c: &String| dataset.schema().fields.iter().any(|f| &f.name == c);
-    if !columns.iter().all(top_level) {
+    if !columns
+        .iter()
+        .all(|c| column_cache::is_top_level(dataset, c))
+    {
         return None;
     }
     Some(MemoryFilter {
