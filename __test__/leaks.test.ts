@@ -22,7 +22,8 @@ const MB = 1024 * 1024;
 
 // The column cache holds decoded columns by design, up to its budget (2 GB by default). A
 // small budget for this process (read at the cache's first use) keeps that growth well under
-// the limit below, so the test still catches any other growth and checks the budget holds.
+// the limit below, so the test still catches any other growth (and would catch a cache that
+// outgrew its budget).
 process.env.PALIMPSEST_CACHE_MB = "32";
 
 v8.setFlagsFromString("--expose_gc");

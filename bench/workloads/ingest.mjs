@@ -2,7 +2,7 @@
 // growth is not hidden by memory toArrow freed).
 import { NotAvailable } from "../engines/common.mjs";
 import { dirBytes, median, rss, settle, timed } from "../measure.mjs";
-import { Skipped } from "../results.mjs";
+import { Skipped, secs } from "../results.mjs";
 
 export async function run(ctx) {
   const { engine: e, opts, data, rec, state } = ctx;
@@ -47,7 +47,7 @@ export async function run(ctx) {
       }
     });
     if (rows !== opts.rows) throw new Error(`scan returned ${rows} rows`);
-    return { value: rows / seconds, note: secsNote(seconds) };
+    return { value: rows / seconds, note: secs(seconds) };
   });
   if (ok) rec.set("stream.rss", name, peak / 1e6);
   else rec.copyFailure("stream", "stream.rss", name);
@@ -59,7 +59,7 @@ export async function run(ctx) {
     await settle();
     const { seconds, out } = await timed(() => e.toArrow(t));
     if (out.numRows !== opts.rows) throw new Error(`toArrow returned ${out.numRows} rows`);
-    return { value: data.bytes / 1e6 / seconds, note: secsNote(seconds) };
+    return { value: data.bytes / 1e6 / seconds, note: secs(seconds) };
   });
   await rec.measure("toArrow", name, async () => {
     need();
@@ -71,7 +71,7 @@ export async function run(ctx) {
       const r = await e.toArrow(t);
       if (r.numRows !== opts.rows) throw new Error(`toArrow returned ${r.numRows} rows`);
     });
-    return { value: data.bytes / 1e6 / s, note: secsNote(s) };
+    return { value: data.bytes / 1e6 / s, note: secs(s) };
   });
 }
 
