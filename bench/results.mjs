@@ -6,7 +6,7 @@ export class Skipped extends Error {}
 
 const fmt = (n, digits = 0) =>
   n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
-export const secs = (s) => (s < 1 ? `${fmt(s * 1000, s < 0.01 ? 2 : 1)} ms` : `${fmt(s, 2)} s`);
+const secs = (s) => (s < 1 ? `${fmt(s * 1000, s < 0.01 ? 2 : 1)} ms` : `${fmt(s, 2)} s`);
 
 // How a value of each unit prints.
 const FORMAT = {
