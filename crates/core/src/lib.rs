@@ -24,6 +24,7 @@ mod memory_filter;
 mod merge;
 mod names;
 mod query;
+mod row_deletes;
 mod row_history;
 mod sql_text;
 mod table;

@@ -8,9 +8,9 @@ use arrow_array::{RecordBatch, RecordBatchIterator};
 use arrow_schema::{DataType, Schema, SchemaRef};
 use lance::dataset::transaction::Transaction;
 use lance::dataset::{
-    ColumnAlteration, CommitBuilder, DeleteBuilder, InsertBuilder, MergeInsertBuilder,
-    NewColumnTransform, UpdateBuilder, WhenMatched, WhenNotMatched, WhenNotMatchedBySource,
-    WriteDestination, WriteMode, WriteParams,
+    ColumnAlteration, CommitBuilder, InsertBuilder, MergeInsertBuilder, NewColumnTransform,
+    UpdateBuilder, WhenMatched, WhenNotMatched, WhenNotMatchedBySource, WriteDestination,
+    WriteMode, WriteParams,
 };
 use lance::Dataset;
 
@@ -18,6 +18,7 @@ use crate::commit_hook::{commit_handler, with_commit_properties};
 use crate::commit_note::{CommitNote, OperationRecord, ROWS_UPDATED};
 use crate::error::{Error, ErrorCode, Result};
 use crate::input::{align_batches, check_batches_finite, check_not_empty, Coverage};
+use crate::row_deletes::stage_delete;
 use crate::sql_text::check_single_expression;
 use crate::table::TableHandle;
 
@@ -261,8 +262,7 @@ impl TableHandle {
         note: &CommitNote,
     ) -> Result<WriteResult> {
         self.commit_staged(base, record, note, |base| async move {
-            let staged = DeleteBuilder::new(base.clone(), predicate)
-                .execute_uncommitted()
+            let staged = stage_delete(base.clone(), predicate)
                 .await
                 .map_err(|e| Error::from_sql(e, predicate, "the predicate"))?;
             let mut builder = CommitBuilder::new(base);
