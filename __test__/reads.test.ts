@@ -386,3 +386,33 @@ describe("results with nulls are the caller's own", () => {
     removeDir(d);
   });
 });
+
+describe("large results mapped from the cache's memory are the caller's own", () => {
+  it("writes into one result reach neither the table, later reads, nor other results", async () => {
+    const { dir: d, db: conn } = await freshDb();
+    // 4,096 x 128 float32 = 2 MB of vectors: large enough to live in a memory file that
+    // whole-column results map copy-on-write.
+    const dim = 128;
+    const random = rng(11);
+    const data = Array.from({ length: 4096 }, (_, i) => ({
+      id: BigInt(i),
+      vec: Array.from({ length: dim }, () => random()),
+    }));
+    const t = await conn.createTable("big", data);
+    const values = (out: ArrowTable) =>
+      out.batches.flatMap((b) => [...(b.getChild("vec")?.data[0]?.children[0]?.values ?? [])]);
+    const want = values(await t.toArrow()); // through lance
+    const kept = await t.toArrow(); // keeps the columns in memory
+    const mine = await t.toArrow(); // served from memory
+    for (const batch of mine.batches) batch.getChild("vec")?.data[0]?.children[0]?.values.fill(42);
+    expect(values(mine).every((v) => v === 42)).toBe(true);
+    expect(values(kept)).toEqual(want);
+    expect(values(await t.toArrow())).toEqual(want);
+    const probe = data[7].vec;
+    const nearest = await t.vectorSearch(probe).limit(1).toArray();
+    expect(nearest[0].id).toBe(7n);
+    t.close();
+    conn.close();
+    removeDir(d);
+  });
+});

@@ -1,5 +1,6 @@
 //! Copies of Arrow arrays into buffers of their own, for results built from cached columns:
-//! exact-size allocations, only the rows a slice covers, large buffers copied on all cores.
+//! exact-size allocations, only the rows a slice covers, large buffers copied on all cores
+//! or, when they are whole runs of the cache's shared memory, mapped copy-on-write.
 
 use arrow_array::{make_array, ArrayRef, RecordBatch, RecordBatchOptions};
 use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer};
@@ -10,15 +11,21 @@ use rayon::prelude::*;
 
 use crate::buffer_pool;
 use crate::error::Result;
+use crate::shared_memory;
 
 /// A copy of `array` in buffers of its own (so users can never write into the cache's).
 fn detach_array(array: &ArrayRef) -> ArrayRef {
-    make_array(copy_data(&array.to_data()))
+    make_array(copy_data(&array.to_data(), &result_bytes))
+}
+
+/// `array` (only the rows it covers) with its large buffers in shared memory, for the cache.
+pub(crate) fn into_shared(array: &ArrayRef) -> ArrayRef {
+    make_array(copy_data(&array.to_data(), &shared_bytes))
 }
 
 /// `data` copied into exact-size buffers of its own, only the rows it covers (it may be a
-/// slice); large buffers are copied on all cores.
-fn copy_data(data: &ArrayData) -> ArrayData {
+/// slice); `copy_bytes` places each value buffer.
+fn copy_data(data: &ArrayData, copy_bytes: &dyn Fn(&[u8]) -> Buffer) -> ArrayData {
     let (offset, len) = (data.offset(), data.len());
     // `sliced()` shares the buffer when the offset is byte-aligned; copy it regardless.
     let nulls = data.nulls().map(|n| {
@@ -37,7 +44,7 @@ fn copy_data(data: &ArrayData) -> ArrayData {
         DataType::FixedSizeList(_, size) => {
             let size = *size as usize;
             let child = data.child_data()[0].slice(offset * size, len * size);
-            builder.add_child_data(copy_data(&child))
+            builder.add_child_data(copy_data(&child, copy_bytes))
         }
         DataType::Utf8 | DataType::Binary => {
             let offsets: &[i32] = &data.buffers()[0].typed_data::<i32>()[offset..offset + len + 1];
@@ -59,16 +66,25 @@ fn copy_data(data: &ArrayData) -> ArrayData {
     unsafe { builder.build_unchecked() }
 }
 
-fn copy_bytes(src: &[u8]) -> Buffer {
+/// A result's copy of `src`: mapped copy-on-write from the cache's shared memory when it can
+/// be, else copied (large buffers into recycled blocks, on all cores).
+fn result_bytes(src: &[u8]) -> Buffer {
     const PIECE: usize = 4 << 20;
     if src.len() < buffer_pool::MIN_POOLED {
         return Buffer::from_slice_ref(src);
+    }
+    if let Some(mapped) = shared_memory::map_private(src) {
+        return mapped;
     }
     buffer_pool::filled(src.len(), |out| {
         out.par_chunks_mut(PIECE)
             .zip(src.par_chunks(PIECE))
             .for_each(|(to, from)| to.copy_from_slice(from));
     })
+}
+
+fn shared_bytes(src: &[u8]) -> Buffer {
+    shared_memory::store(src).unwrap_or_else(|| Buffer::from_slice_ref(src))
 }
 
 /// `batch` with every column copied into buffers of its own.

@@ -23,6 +23,7 @@ use futures::TryStreamExt;
 use lance::Dataset;
 use lance_table::format::Fragment;
 
+use crate::array_copy;
 use crate::error::Result;
 
 /// The row id pseudo-column, cached like a column when a read asks for it.
@@ -49,7 +50,9 @@ pub(crate) struct Chunk {
 }
 
 impl Chunk {
-    fn new(values: ArrayRef) -> Chunk {
+    fn new(values: &ArrayRef) -> Chunk {
+        // Results that cover whole buffers then map them instead of copying.
+        let values = array_copy::into_shared(values);
         let keys = values
             .as_any()
             .downcast_ref::<StringArray>()
@@ -437,11 +440,13 @@ async fn decode(
         scan.with_row_id();
     }
     scan.with_row_address();
-    let batches: Vec<RecordBatch> = scan.try_into_stream().await?.try_collect().await?;
+    let mut stream = scan.try_into_stream().await?;
 
-    // Rows of each fragment id, in order: a batch may end or start mid-fragment.
-    let mut pieces: HashMap<u64, Vec<RecordBatch>> = HashMap::new();
-    for batch in &batches {
+    // Chunks of each fragment id, per field, in order: a batch may end or start mid-fragment.
+    // Each batch is moved into the cache's memory as it arrives, so a fill holds one decoded
+    // batch at a time beside what it keeps.
+    let mut parts: HashMap<u64, Vec<Vec<Chunk>>> = HashMap::new();
+    while let Some(batch) = stream.try_next().await? {
         let addresses = batch
             .column_by_name(ROW_ADDR)
             .and_then(|c| c.as_any().downcast_ref::<UInt64Array>())
@@ -453,29 +458,26 @@ async fn decode(
             while end < batch.num_rows() && addresses.value(end) >> 32 == id {
                 end += 1;
             }
-            pieces
+            let piece = batch.slice(start, end - start);
+            let chunks = parts
                 .entry(id)
-                .or_default()
-                .push(batch.slice(start, end - start));
+                .or_insert_with(|| vec![Vec::new(); fields.len()]);
+            for ((field, _), chunks) in fields.iter().zip(chunks.iter_mut()) {
+                let values = piece
+                    .column_by_name(field.name())
+                    .expect("projected column");
+                chunks.push(Chunk::new(values));
+            }
             start = end;
         }
     }
     let mut out = Vec::with_capacity(which.len());
     for f in which {
-        let parts = pieces.remove(&fragments[*f].id).unwrap_or_default();
-        let columns = fields
-            .iter()
-            .map(|(field, _)| {
-                let chunks: Vec<Chunk> = parts
-                    .iter()
-                    .map(|b| {
-                        Chunk::new(
-                            b.column_by_name(field.name())
-                                .expect("projected column")
-                                .clone(),
-                        )
-                    })
-                    .collect();
+        let columns = parts
+            .remove(&fragments[*f].id)
+            .unwrap_or_else(|| vec![Vec::new(); fields.len()])
+            .into_iter()
+            .map(|chunks| {
                 let bytes = chunks
                     .iter()
                     .map(|c| {

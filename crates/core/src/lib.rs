@@ -26,6 +26,7 @@ mod names;
 mod query;
 mod row_deletes;
 mod row_history;
+mod shared_memory;
 mod sql_text;
 mod table;
 mod tags;
