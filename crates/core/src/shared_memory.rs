@@ -71,11 +71,13 @@ mod linux {
         }
     }
 
-    /// Live regions by start address, so a result can find the file behind a cached slice.
-    /// Weak: the registry must not keep an evicted column's memory alive.
-    fn regions() -> &'static Mutex<BTreeMap<usize, (usize, std::sync::Weak<Region>)>> {
-        static REGIONS: OnceLock<Mutex<BTreeMap<usize, (usize, std::sync::Weak<Region>)>>> =
-            OnceLock::new();
+    /// Live regions: start address -> (length, region). Weak: the registry must not keep an
+    /// evicted column's memory alive.
+    type Regions = BTreeMap<usize, (usize, std::sync::Weak<Region>)>;
+
+    /// Live regions, so a result can find the file behind a cached slice.
+    fn regions() -> &'static Mutex<Regions> {
+        static REGIONS: OnceLock<Mutex<Regions>> = OnceLock::new();
         REGIONS.get_or_init(Mutex::default)
     }
 
@@ -126,7 +128,7 @@ mod linux {
         let region = {
             let regions = regions().lock().unwrap_or_else(|e| e.into_inner());
             let (&base, (len, region)) = regions.range(..=start).next_back()?;
-            if start + bytes.len() > base + len || (start - base) % page_size() != 0 {
+            if start + bytes.len() > base + len || !(start - base).is_multiple_of(page_size()) {
                 return None;
             }
             region.upgrade()?
