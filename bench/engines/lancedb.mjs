@@ -4,6 +4,7 @@ import { lanceAdapter } from "./lance.mjs";
 export async function load() {
   const lib = await import("@lancedb/lancedb");
   return lanceAdapter("lancedb", lib, {
+    module: "@lancedb/lancedb",
     // lancedb restores the checked-out version: checkout, then restore.
     async restore(t, v) {
       await t.checkout(v);

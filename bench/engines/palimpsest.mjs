@@ -3,5 +3,7 @@ import { lanceAdapter } from "./lance.mjs";
 
 export async function load() {
   const lib = await import("../../dist/index.mjs");
-  return lanceAdapter("palimpsest", lib);
+  return lanceAdapter("palimpsest", lib, {
+    module: new URL("../../dist/index.mjs", import.meta.url).href,
+  });
 }
