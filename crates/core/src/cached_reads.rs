@@ -6,7 +6,7 @@
 //! filter lance's planner rejects) returns `None`, and the caller reads through lance, which
 //! also reports the errors.
 
-use arrow_array::RecordBatch;
+use arrow_array::{Array, RecordBatch, RecordBatchOptions};
 use lance::Dataset;
 
 use crate::array_copy;
@@ -107,38 +107,97 @@ pub(crate) async fn query(
         None => vec![true; cached.segments.len()],
     };
     let mut out = Vec::new();
+    // Rows a filter picks from partly matching segments are gathered into one batch: one
+    // copy, and one batch for JS to wrap instead of one per segment.
+    let mut picked = Picked::default();
     for f in (0..cached.segments.len()).filter(|f| read[*f]) {
         if remaining == 0 {
             break;
         }
         let batch = cached.batch(f)?.project(&projection)?;
-        let (mut rows, mut fresh) = (batch, false);
         if let Some(filter) = &filter {
             let mask = evaluate(filter, &cached, f)?;
-            match mask.true_count() {
-                0 => continue,
-                n if n == rows.num_rows() => {}
-                _ => {
-                    rows = arrow_select::filter::filter_record_batch(&rows, &mask)?;
-                    fresh = true;
-                }
+            if mask.true_count() < batch.num_rows() {
+                // A null result does not match.
+                let matching = match mask.nulls() {
+                    Some(valid) => mask.values() & valid.inner(),
+                    None => mask.values().clone(),
+                };
+                picked.take(batch, matching.set_indices(), &mut skip, &mut remaining);
+                continue;
             }
         }
-        if skip >= rows.num_rows() {
-            skip -= rows.num_rows();
+        if skip >= batch.num_rows() {
+            skip -= batch.num_rows();
             continue;
         }
-        let take = (rows.num_rows() - skip).min(remaining);
-        rows = rows.slice(skip, take);
+        let take = (batch.num_rows() - skip).min(remaining);
+        let rows = batch.slice(skip, take);
         skip = 0;
         remaining -= take;
-        out.push(if fresh {
-            rows
-        } else {
-            array_copy::detach(&rows)?
-        });
+        // Whole segments keep their order relative to gathered rows.
+        picked.flush_into(&mut out)?;
+        out.push(array_copy::detach(&rows)?);
     }
+    picked.flush_into(&mut out)?;
     Ok(Some(out))
+}
+
+/// Rows picked from segments, as (source batch, row) pairs in output order.
+#[derive(Default)]
+struct Picked {
+    sources: Vec<RecordBatch>,
+    rows: Vec<(usize, usize)>,
+}
+
+impl Picked {
+    /// Picks `rows` of `batch` after skipping `skip` of them, up to `remaining`.
+    fn take(
+        &mut self,
+        batch: RecordBatch,
+        rows: impl Iterator<Item = usize>,
+        skip: &mut usize,
+        remaining: &mut usize,
+    ) {
+        let source = self.sources.len();
+        let before = self.rows.len();
+        for row in rows {
+            if *remaining == 0 {
+                break;
+            }
+            if *skip > 0 {
+                *skip -= 1;
+                continue;
+            }
+            self.rows.push((source, row));
+            *remaining -= 1;
+        }
+        if self.rows.len() > before {
+            self.sources.push(batch);
+        }
+    }
+
+    /// The picked rows as one batch of their own, appended to `out`.
+    fn flush_into(&mut self, out: &mut Vec<RecordBatch>) -> Result<()> {
+        let Some(first) = self.sources.first() else {
+            return Ok(());
+        };
+        let schema = first.schema();
+        let columns = (0..schema.fields().len())
+            .map(|c| {
+                let arrays: Vec<&dyn Array> =
+                    self.sources.iter().map(|b| b.column(c).as_ref()).collect();
+                arrow_select::interleave::interleave(&arrays, &self.rows)
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let options = RecordBatchOptions::new().with_row_count(Some(self.rows.len()));
+        out.push(RecordBatch::try_new_with_options(
+            schema, columns, &options,
+        )?);
+        self.sources.clear();
+        self.rows.clear();
+        Ok(())
+    }
 }
 
 /// Whether `query` would answer `request` from memory right now (for `explainPlan()`).
