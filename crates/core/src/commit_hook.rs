@@ -60,7 +60,7 @@ struct PendingSync {
 
 impl PropertyCommitHandler {
     /// Flushes the transaction's new files before the manifest that makes them visible.
-    fn sync_before(
+    async fn sync_before(
         &self,
         base_path: &Path,
         object_store: &ObjectStore,
@@ -74,11 +74,16 @@ impl PropertyCommitHandler {
             .as_ref()
             .map(durability::added_paths)
             .unwrap_or_default();
-        durability::sync_files(&table, &files, &dirs).map_err(io_commit_error)?;
-        Ok(Some(PendingSync { table, dirs }))
+        let pending = PendingSync { table, dirs };
+        blocking(move || {
+            durability::sync_files(&pending.table, &files, &pending.dirs)?;
+            Ok(pending)
+        })
+        .await
+        .map(Some)
     }
 
-    fn sync_after(
+    async fn sync_after(
         pending: Option<PendingSync>,
         location: &ManifestLocation,
     ) -> std::result::Result<(), CommitError> {
@@ -86,8 +91,22 @@ impl PropertyCommitHandler {
             return Ok(());
         };
         let manifest = durability::local_dir(&location.path);
-        durability::sync_path(&manifest).map_err(io_commit_error)?;
-        durability::sync_dirs(&pending.table, &pending.dirs).map_err(io_commit_error)
+        blocking(move || {
+            durability::sync_path(&manifest)?;
+            durability::sync_dirs(&pending.table, &pending.dirs)
+        })
+        .await
+    }
+}
+
+/// Runs flushes on tokio's blocking pool: an fsync can wait on the disk for tens of
+/// milliseconds, which on a runtime worker would stall every other task on it.
+async fn blocking<T: Send + 'static>(
+    flush: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> std::result::Result<T, CommitError> {
+    match tokio::task::spawn_blocking(flush).await {
+        Ok(result) => result.map_err(io_commit_error),
+        Err(e) => Err(io_commit_error(std::io::Error::other(e.to_string()))),
     }
 }
 
@@ -193,7 +212,9 @@ impl CommitHandler for PropertyCommitHandler {
         naming_scheme: ManifestNamingScheme,
         transaction: Option<Transaction>,
     ) -> std::result::Result<ManifestLocation, CommitError> {
-        let pending = self.sync_before(base_path, object_store, &transaction)?;
+        let pending = self
+            .sync_before(base_path, object_store, &transaction)
+            .await?;
         let location = self
             .inner
             .commit(
@@ -206,7 +227,7 @@ impl CommitHandler for PropertyCommitHandler {
                 annotate(transaction),
             )
             .await?;
-        Self::sync_after(pending, &location)?;
+        Self::sync_after(pending, &location).await?;
         Ok(location)
     }
 
@@ -247,7 +268,9 @@ impl CommitHandler for PropertyCommitHandler {
         transaction: Option<Transaction>,
         predecessor: &PredecessorIdentity,
     ) -> std::result::Result<ManifestLocation, CommitError> {
-        let pending = self.sync_before(base_path, object_store, &transaction)?;
+        let pending = self
+            .sync_before(base_path, object_store, &transaction)
+            .await?;
         let location = self
             .inner
             .commit_after(
@@ -261,7 +284,7 @@ impl CommitHandler for PropertyCommitHandler {
                 predecessor,
             )
             .await?;
-        Self::sync_after(pending, &location)?;
+        Self::sync_after(pending, &location).await?;
         Ok(location)
     }
 

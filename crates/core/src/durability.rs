@@ -27,9 +27,12 @@ pub(crate) fn added_paths(transaction: &Transaction) -> (Vec<String>, BTreeSet<S
 /// Flushes the data files a staged transaction wrote, before its commit starts: the commit
 /// then finds them flushed, which keeps the window in which another writer can commit first
 /// (and force a retry) short.
-pub(crate) fn presync(table: &FsPath, operation: &Operation) -> std::io::Result<()> {
+pub(crate) async fn presync(table: PathBuf, operation: &Operation) -> std::io::Result<()> {
     let (files, dirs) = operation_paths(operation);
-    sync_files(table, &files, &dirs)
+    // On the blocking pool: the flush waits on the disk.
+    tokio::task::spawn_blocking(move || sync_files(&table, &files, &dirs))
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())))
 }
 
 fn operation_paths(operation: &Operation) -> (Vec<String>, BTreeSet<String>) {
@@ -88,50 +91,62 @@ pub(crate) fn sync_files(
     files: &[String],
     dirs: &BTreeSet<String>,
 ) -> std::io::Result<()> {
-    for file in files {
-        sync_path(&table.join(file))?;
-    }
+    let mut paths: Vec<PathBuf> = files.iter().map(|f| table.join(f)).collect();
     for dir in dirs.iter().filter(|d| d.starts_with("_indices/")) {
         for entry in std::fs::read_dir(table.join(dir))? {
             let path = entry?.path();
             if path.is_file() {
-                sync_path(&path)?;
+                paths.push(path);
             }
         }
     }
-    Ok(())
+    sync_all_of(&paths)
 }
 
 /// Flushes the directories that gained entries, so the new names survive a crash.
 pub(crate) fn sync_dirs(table: &FsPath, dirs: &BTreeSet<String>) -> std::io::Result<()> {
-    for dir in dirs {
-        sync_dir(&table.join(dir))?;
-    }
+    let mut paths: Vec<PathBuf> = dirs.iter().map(|d| table.join(d)).collect();
     for dir in ["_versions", "_transactions"] {
         let path = table.join(dir);
         if path.is_dir() {
-            sync_dir(&path)?;
+            paths.push(path);
         }
     }
-    sync_dir(table)?;
-    if let Some(parent) = table.parent() {
-        sync_dir(parent)?;
+    paths.push(table.to_path_buf());
+    paths.extend(table.parent().map(FsPath::to_path_buf));
+    sync_all_of(&paths)
+}
+
+/// Flushes every path, a few at a time: each fsync mostly waits on the device, and the
+/// file system commits concurrent ones together.
+fn sync_all_of(paths: &[PathBuf]) -> std::io::Result<()> {
+    const AT_ONCE: usize = 8;
+    if paths.len() <= 1 {
+        return paths.iter().try_for_each(|p| sync_path(p));
+    }
+    for group in paths.chunks(AT_ONCE) {
+        std::thread::scope(|scope| {
+            let flushes: Vec<_> = group
+                .iter()
+                .map(|path| scope.spawn(move || sync_path(path)))
+                .collect();
+            flushes
+                .into_iter()
+                .map(|f| {
+                    f.join()
+                        .unwrap_or_else(|_| Err(std::io::Error::other("fsync panicked")))
+                })
+                .collect::<std::io::Result<()>>()
+        })?;
     }
     Ok(())
 }
 
+/// Flushes a file or a directory (both open read-only on Linux).
 pub(crate) fn sync_path(path: &FsPath) -> std::io::Result<()> {
     match std::fs::File::open(path) {
         Ok(file) => file.sync_all(),
         // A file another writer's cleanup removed is not ours to flush.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e),
-    }
-}
-
-fn sync_dir(path: &FsPath) -> std::io::Result<()> {
-    match std::fs::File::open(path) {
-        Ok(dir) => dir.sync_all(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
     }

@@ -142,12 +142,16 @@ impl TableHandle {
                     .await?;
                 if self.connection().durable() && self.connection().is_local() {
                     let table = crate::durability::local_dir(&current.branch_location().path);
-                    crate::durability::presync(&table, &tx.operation).map_err(|e| {
-                        Error::new(
-                            ErrorCode::Io,
-                            format!("could not flush the new data files to stable storage: {e}"),
-                        )
-                    })?;
+                    crate::durability::presync(table, &tx.operation)
+                        .await
+                        .map_err(|e| {
+                            Error::new(
+                                ErrorCode::Io,
+                                format!(
+                                    "could not flush the new data files to stable storage: {e}"
+                                ),
+                            )
+                        })?;
                 }
                 // Appends never conflict with each other; they only have to rebase past every
                 // commit that landed first, which under many writers takes more than lance's
