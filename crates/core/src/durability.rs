@@ -117,29 +117,10 @@ pub(crate) fn sync_dirs(table: &FsPath, dirs: &BTreeSet<String>) -> std::io::Res
     sync_all_of(&paths)
 }
 
-/// Flushes every path, a few at a time: each fsync mostly waits on the device, and the
-/// file system commits concurrent ones together.
+/// Flushes every path in turn. (Flushing them on parallel threads measured no faster here:
+/// the file system's journal already batches them.)
 fn sync_all_of(paths: &[PathBuf]) -> std::io::Result<()> {
-    const AT_ONCE: usize = 8;
-    if paths.len() <= 1 {
-        return paths.iter().try_for_each(|p| sync_path(p));
-    }
-    for group in paths.chunks(AT_ONCE) {
-        std::thread::scope(|scope| {
-            let flushes: Vec<_> = group
-                .iter()
-                .map(|path| scope.spawn(move || sync_path(path)))
-                .collect();
-            flushes
-                .into_iter()
-                .map(|f| {
-                    f.join()
-                        .unwrap_or_else(|_| Err(std::io::Error::other("fsync panicked")))
-                })
-                .collect::<std::io::Result<()>>()
-        })?;
-    }
-    Ok(())
+    paths.iter().try_for_each(|p| sync_path(p))
 }
 
 /// Flushes a file or a directory (both open read-only on Linux).
