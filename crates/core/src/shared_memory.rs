@@ -20,6 +20,7 @@ pub(crate) const MIN_SHARED: usize = 1 << 20;
 mod linux {
     use std::collections::BTreeMap;
     use std::ptr::NonNull;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Arc, Mutex, OnceLock};
 
     use arrow_buffer::Buffer;
@@ -27,6 +28,40 @@ mod linux {
 
     /// Copies are split in pieces of this size across rayon's threads.
     const PIECE: usize = 4 << 20;
+
+    /// Live regions: each holds a file descriptor, and the process's descriptors are shared
+    /// with lance's data files, so regions may use at most a quarter of the limit.
+    static REGIONS_LIVE: AtomicUsize = AtomicUsize::new(0);
+    /// Live private mappings: each is a kernel memory area, and a process may have only
+    /// so many (`vm.max_map_count`, 65,530 by default); past this, results are copied.
+    static MAPPINGS_LIVE: AtomicUsize = AtomicUsize::new(0);
+    const MAX_MAPPINGS: usize = 16_384;
+
+    fn max_regions() -> usize {
+        static MAX: OnceLock<usize> = OnceLock::new();
+        *MAX.get_or_init(|| {
+            let mut limit = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            // Safety: getrlimit writes into the struct it is given.
+            let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
+            if ok {
+                (limit.rlim_cur as usize / 4).min(1 << 20)
+            } else {
+                0
+            }
+        })
+    }
+
+    /// Takes one of `limit` slots of `counter`; false when none is left.
+    fn take_slot(counter: &AtomicUsize, limit: usize) -> bool {
+        counter
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .is_ok()
+    }
 
     /// A memory file and the cache's read-only mapping of all of it.
     pub(super) struct Region {
@@ -51,6 +86,7 @@ mod linux {
                 libc::munmap(self.base.as_ptr().cast(), self.len);
                 libc::close(self.fd);
             }
+            REGIONS_LIVE.fetch_sub(1, Ordering::AcqRel);
         }
     }
 
@@ -68,6 +104,7 @@ mod linux {
         fn drop(&mut self) {
             // Safety: `base..base+len` is this value's own mapping.
             unsafe { libc::munmap(self.base.as_ptr().cast(), self.len) };
+            MAPPINGS_LIVE.fetch_sub(1, Ordering::AcqRel);
         }
     }
 
@@ -89,6 +126,18 @@ mod linux {
 
     /// `bytes` in a new memory file, or `None` when the system refuses one.
     pub(super) fn store(bytes: &[u8]) -> Option<Buffer> {
+        if !take_slot(&REGIONS_LIVE, max_regions()) {
+            return None;
+        }
+        let stored = create_region(bytes);
+        if stored.is_none() {
+            REGIONS_LIVE.fetch_sub(1, Ordering::AcqRel);
+        }
+        stored
+    }
+
+    /// `bytes` in a new region; its slot is taken by the caller.
+    fn create_region(bytes: &[u8]) -> Option<Buffer> {
         let len = bytes.len();
         // Safety: plain system calls on a descriptor and mapping this function owns; the
         // mapping is `len` bytes long and written only before it is made read-only.
@@ -133,6 +182,9 @@ mod linux {
             }
             region.upgrade()?
         };
+        if !take_slot(&MAPPINGS_LIVE, MAX_MAPPINGS) {
+            return None;
+        }
         let offset = start - region.base.as_ptr() as usize;
         // Safety: maps `bytes.len()` bytes of the region's file at a page-aligned offset
         // inside it; the mapping is owned by the returned buffer.
@@ -147,6 +199,7 @@ mod linux {
                 offset as libc::off_t,
             );
             if base == libc::MAP_FAILED {
+                MAPPINGS_LIVE.fetch_sub(1, Ordering::AcqRel);
                 return None;
             }
             let base = NonNull::new_unchecked(base.cast::<u8>());
@@ -181,4 +234,23 @@ pub(crate) fn map_private(bytes: &[u8]) -> Option<Buffer> {
     return linux::map_private(bytes);
     #[cfg(not(target_os = "linux"))]
     return None;
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_mappings_stop_at_the_cap_and_resume_when_one_is_dropped() {
+        let cached = store(&vec![7u8; MIN_SHARED]).expect("a memory file");
+        let mut held = Vec::new();
+        while let Some(mapped) = map_private(cached.as_slice()) {
+            held.push(mapped);
+            assert!(held.len() <= 16_384, "mappings past the cap");
+        }
+        assert_eq!(held.len(), 16_384);
+        assert!(held.iter().all(|m| m.as_slice() == cached.as_slice()));
+        held.pop();
+        assert!(map_private(cached.as_slice()).is_some());
+    }
 }
