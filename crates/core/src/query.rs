@@ -105,7 +105,10 @@ impl TableHandle {
             if let Some(batches) = crate::cached_reads::query(&dataset, request).await? {
                 return Ok(batches);
             }
-            stream_of(&dataset, request).await?.try_collect().await
+            stream_of(&dataset, request, ReadAhead::Full)
+                .await?
+                .try_collect()
+                .await
         }
         .await;
         match result {
@@ -118,7 +121,7 @@ impl TableHandle {
     /// the column cache.
     pub async fn query_stream(&self, request: &QueryRequest) -> Result<BatchStream> {
         let dataset = self.view().await?;
-        stream_of(&dataset, request).await
+        stream_of(&dataset, request, ReadAhead::Bounded).await
     }
 
     /// How lance would run `request`: the physical plan, for checking index use.
@@ -135,7 +138,24 @@ impl TableHandle {
     }
 }
 
-async fn stream_of(dataset: &Dataset, request: &QueryRequest) -> Result<BatchStream> {
+/// How far ahead of the consumer lance may read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ReadAhead {
+    /// lance's default (2 GB of I/O in flight): the whole result is collected anyway.
+    Full,
+    /// A streaming read, consumed batch by batch: a smaller window keeps its memory down
+    /// (streaming 1.6 GB peaked at 711 MB with the default, 461 MB with 128 MB, equally
+    /// fast). `LANCE_DEFAULT_IO_BUFFER_SIZE`, when set, still wins.
+    Bounded,
+}
+
+const STREAM_IO_BUFFER_BYTES: u64 = 128 << 20;
+
+async fn stream_of(
+    dataset: &Dataset,
+    request: &QueryRequest,
+    read_ahead: ReadAhead,
+) -> Result<BatchStream> {
     let one = |batch: RecordBatch| futures::stream::once(async { Ok(batch) }).boxed();
     if request.vector.is_some() && request.full_text.is_some() {
         return Ok(one(crate::hybrid::hybrid_search(dataset, request).await?));
@@ -145,7 +165,13 @@ async fn stream_of(dataset: &Dataset, request: &QueryRequest) -> Result<BatchStr
             return Ok(one(batch));
         }
     }
-    let stream = scan(dataset, request).await?;
+    let mut scanner = configure(dataset, request).await?;
+    if read_ahead == ReadAhead::Bounded
+        && std::env::var_os("LANCE_DEFAULT_IO_BUFFER_SIZE").is_none()
+    {
+        scanner.io_buffer_size(STREAM_IO_BUFFER_BYTES);
+    }
+    let stream: DatasetRecordBatchStream = scanner.try_into_stream().await?;
     Ok(stream.map(|batch| batch.map_err(Error::from)).boxed())
 }
 
