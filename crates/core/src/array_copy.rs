@@ -69,18 +69,21 @@ fn copy_data(data: &ArrayData, copy_bytes: &dyn Fn(&[u8]) -> Buffer) -> ArrayDat
 /// A result's copy of `src`: mapped copy-on-write from the cache's shared memory when it can
 /// be, else copied (large buffers into recycled blocks, on all cores).
 fn result_bytes(src: &[u8]) -> Buffer {
-    const PIECE: usize = 4 << 20;
     if src.len() < buffer_pool::MIN_POOLED {
         return Buffer::from_slice_ref(src);
     }
     if let Some(mapped) = shared_memory::map_private(src) {
         return mapped;
     }
-    buffer_pool::filled(src.len(), |out| {
-        out.par_chunks_mut(PIECE)
-            .zip(src.par_chunks(PIECE))
-            .for_each(|(to, from)| to.copy_from_slice(from));
-    })
+    buffer_pool::filled(src.len(), |out| copy_in_parallel(out, src))
+}
+
+/// `to.copy_from_slice(from)` in 4 MB pieces on rayon's threads.
+pub(crate) fn copy_in_parallel(to: &mut [u8], from: &[u8]) {
+    const PIECE: usize = 4 << 20;
+    to.par_chunks_mut(PIECE)
+        .zip(from.par_chunks(PIECE))
+        .for_each(|(to, from)| to.copy_from_slice(from));
 }
 
 fn shared_bytes(src: &[u8]) -> Buffer {

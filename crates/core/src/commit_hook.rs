@@ -75,12 +75,13 @@ impl PropertyCommitHandler {
             .map(durability::added_paths)
             .unwrap_or_default();
         let pending = PendingSync { table, dirs };
-        blocking(move || {
+        durability::off_runtime(move || {
             durability::sync_files(&pending.table, &files, &pending.dirs)?;
             Ok(pending)
         })
         .await
         .map(Some)
+        .map_err(io_commit_error)
     }
 
     async fn sync_after(
@@ -91,22 +92,12 @@ impl PropertyCommitHandler {
             return Ok(());
         };
         let manifest = durability::local_dir(&location.path);
-        blocking(move || {
+        durability::off_runtime(move || {
             durability::sync_path(&manifest)?;
             durability::sync_dirs(&pending.table, &pending.dirs)
         })
         .await
-    }
-}
-
-/// Runs flushes on tokio's blocking pool: an fsync can wait on the disk for tens of
-/// milliseconds, which on a runtime worker would stall every other task on it.
-async fn blocking<T: Send + 'static>(
-    flush: impl FnOnce() -> std::io::Result<T> + Send + 'static,
-) -> std::result::Result<T, CommitError> {
-    match tokio::task::spawn_blocking(flush).await {
-        Ok(result) => result.map_err(io_commit_error),
-        Err(e) => Err(io_commit_error(std::io::Error::other(e.to_string()))),
+        .map_err(io_commit_error)
     }
 }
 

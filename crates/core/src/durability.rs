@@ -29,8 +29,15 @@ pub(crate) fn added_paths(transaction: &Transaction) -> (Vec<String>, BTreeSet<S
 /// (and force a retry) short.
 pub(crate) async fn presync(table: PathBuf, operation: &Operation) -> std::io::Result<()> {
     let (files, dirs) = operation_paths(operation);
-    // On the blocking pool: the flush waits on the disk.
-    tokio::task::spawn_blocking(move || sync_files(&table, &files, &dirs))
+    off_runtime(move || sync_files(&table, &files, &dirs)).await
+}
+
+/// Runs flushes on tokio's blocking pool: an fsync can wait on the disk for tens of
+/// milliseconds, which on a runtime worker would stall every other task on it.
+pub(crate) async fn off_runtime<T: Send + 'static>(
+    flush: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> std::io::Result<T> {
+    tokio::task::spawn_blocking(flush)
         .await
         .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())))
 }

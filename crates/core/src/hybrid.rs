@@ -12,7 +12,7 @@ use lance::io::RecordBatchStream;
 use lance::Dataset;
 
 use crate::error::{Error, Result};
-use crate::query::{scan, QueryRequest, DEFAULT_TOP_K};
+use crate::query::{scan, QueryRequest, ReadAhead, DEFAULT_TOP_K};
 
 /// The rank offset of reciprocal rank fusion; 60 is the value of the original paper and of
 /// LanceDB's `RRFReranker`.
@@ -89,7 +89,7 @@ pub(crate) async fn hybrid_search(
 }
 
 async fn run(dataset: &Dataset, request: &QueryRequest) -> Result<RecordBatch> {
-    let stream = scan(dataset, request).await?;
+    let stream = scan(dataset, request, ReadAhead::Full).await?;
     let schema = stream.schema();
     let batches: Vec<RecordBatch> = stream.try_collect().await?;
     Ok(arrow_select::concat::concat_batches(&schema, &batches)?)

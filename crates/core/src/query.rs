@@ -140,7 +140,7 @@ impl TableHandle {
 
 /// How far ahead of the consumer lance may read.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum ReadAhead {
+pub(crate) enum ReadAhead {
     /// lance's default (2 GB of I/O in flight): the whole result is collected anyway.
     Full,
     /// A streaming read, consumed batch by batch: a smaller window keeps its memory down
@@ -165,21 +165,21 @@ async fn stream_of(
             return Ok(one(batch));
         }
     }
-    let mut scanner = configure(dataset, request).await?;
-    if read_ahead == ReadAhead::Bounded
-        && std::env::var_os("LANCE_DEFAULT_IO_BUFFER_SIZE").is_none()
-    {
-        scanner.io_buffer_size(STREAM_IO_BUFFER_BYTES);
-    }
-    let stream: DatasetRecordBatchStream = scanner.try_into_stream().await?;
+    let stream = scan(dataset, request, read_ahead).await?;
     Ok(stream.map(|batch| batch.map_err(Error::from)).boxed())
 }
 
 pub(crate) async fn scan(
     dataset: &Dataset,
     request: &QueryRequest,
+    read_ahead: ReadAhead,
 ) -> Result<DatasetRecordBatchStream> {
-    let scanner = configure(dataset, request).await?;
+    let mut scanner = configure(dataset, request).await?;
+    if read_ahead == ReadAhead::Bounded
+        && std::env::var_os("LANCE_DEFAULT_IO_BUFFER_SIZE").is_none()
+    {
+        scanner.io_buffer_size(STREAM_IO_BUFFER_BYTES);
+    }
     Ok(scanner.try_into_stream().await?)
 }
 

@@ -19,15 +19,14 @@ pub(crate) const MIN_SHARED: usize = 1 << 20;
 #[cfg(target_os = "linux")]
 mod linux {
     use std::collections::BTreeMap;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     use std::ptr::NonNull;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::{Arc, Mutex, OnceLock};
+    use std::sync::{Arc, Mutex, OnceLock, Weak};
 
     use arrow_buffer::Buffer;
-    use rayon::prelude::*;
 
-    /// Copies are split in pieces of this size across rayon's threads.
-    const PIECE: usize = 4 << 20;
+    use crate::array_copy::copy_in_parallel;
 
     /// Live regions: each holds a file descriptor, and the process's descriptors are shared
     /// with lance's data files, so regions may use at most a quarter of the limit.
@@ -54,67 +53,93 @@ mod linux {
         })
     }
 
-    /// Takes one of `limit` slots of `counter`; false when none is left.
-    fn take_slot(counter: &AtomicUsize, limit: usize) -> bool {
-        counter
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < limit).then_some(n + 1)
-            })
-            .is_ok()
+    /// One of a counter's limited slots, given back when dropped.
+    struct Slot(&'static AtomicUsize);
+
+    impl Slot {
+        fn take(counter: &'static AtomicUsize, limit: usize) -> Option<Slot> {
+            counter
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    (n < limit).then_some(n + 1)
+                })
+                .ok()
+                .map(|_| Slot(counter))
+        }
     }
 
-    /// A memory file and the cache's read-only mapping of all of it.
-    pub(super) struct Region {
-        fd: libc::c_int,
+    impl Drop for Slot {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// A mapping of `len` bytes of a memory file, unmapped when dropped.
+    struct Mapping {
         base: NonNull<u8>,
         len: usize,
     }
 
-    // Safety: the mapping is read-only after it is filled, and owned by the `Arc` around it.
-    unsafe impl Send for Region {}
-    unsafe impl Sync for Region {}
+    // Safety: the mapping is owned by this value alone; shared mappings are read-only once
+    // filled, private ones belong to the one buffer that owns them.
+    unsafe impl Send for Mapping {}
+    unsafe impl Sync for Mapping {}
+
+    impl Mapping {
+        /// Maps `len` bytes of `fd` from `offset` (page-aligned), readable and writable.
+        fn new(fd: &OwnedFd, len: usize, offset: usize, flags: libc::c_int) -> Option<Mapping> {
+            let prot = libc::PROT_READ | libc::PROT_WRITE;
+            // Safety: a fresh mapping of a file this process holds open; nothing aliases it.
+            let base = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    prot,
+                    flags,
+                    fd.as_raw_fd(),
+                    offset as libc::off_t,
+                )
+            };
+            if base == libc::MAP_FAILED {
+                return None;
+            }
+            NonNull::new(base.cast::<u8>()).map(|base| Mapping { base, len })
+        }
+    }
+
+    impl Drop for Mapping {
+        fn drop(&mut self) {
+            // Safety: `base..base+len` is this value's own mapping.
+            unsafe { libc::munmap(self.base.as_ptr().cast(), self.len) };
+        }
+    }
+
+    /// A memory file and the cache's read-only mapping of all of it. Private mappings of the
+    /// file keep its pages alive after the region is gone.
+    pub(super) struct Region {
+        mapping: Mapping,
+        fd: OwnedFd,
+        _slot: Slot,
+    }
 
     impl Drop for Region {
         fn drop(&mut self) {
             regions()
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .remove(&(self.base.as_ptr() as usize));
-            // Safety: `base..base+len` is this region's mapping and `fd` its file; private
-            // mappings of the file keep its pages alive on their own.
-            unsafe {
-                libc::munmap(self.base.as_ptr().cast(), self.len);
-                libc::close(self.fd);
-            }
-            REGIONS_LIVE.fetch_sub(1, Ordering::AcqRel);
+                .remove(&(self.mapping.base.as_ptr() as usize));
         }
     }
 
     /// A private (copy-on-write) mapping handed out as a result buffer.
     struct PrivateMapping {
-        base: NonNull<u8>,
-        len: usize,
+        _mapping: Mapping,
+        _slot: Slot,
     }
 
-    // Safety: the mapping belongs to the one `Buffer` that owns this value.
-    unsafe impl Send for PrivateMapping {}
-    unsafe impl Sync for PrivateMapping {}
-
-    impl Drop for PrivateMapping {
-        fn drop(&mut self) {
-            // Safety: `base..base+len` is this value's own mapping.
-            unsafe { libc::munmap(self.base.as_ptr().cast(), self.len) };
-            MAPPINGS_LIVE.fetch_sub(1, Ordering::AcqRel);
-        }
-    }
-
-    /// Live regions: start address -> (length, region). Weak: the registry must not keep an
-    /// evicted column's memory alive.
-    type Regions = BTreeMap<usize, (usize, std::sync::Weak<Region>)>;
-
-    /// Live regions, so a result can find the file behind a cached slice.
-    fn regions() -> &'static Mutex<Regions> {
-        static REGIONS: OnceLock<Mutex<Regions>> = OnceLock::new();
+    /// Live regions by start address, so a result can find the file behind a cached slice.
+    /// Weak: the registry must not keep an evicted column's memory alive.
+    fn regions() -> &'static Mutex<BTreeMap<usize, Weak<Region>>> {
+        static REGIONS: OnceLock<Mutex<BTreeMap<usize, Weak<Region>>>> = OnceLock::new();
         REGIONS.get_or_init(Mutex::default)
     }
 
@@ -126,49 +151,42 @@ mod linux {
 
     /// `bytes` in a new memory file, or `None` when the system refuses one.
     pub(super) fn store(bytes: &[u8]) -> Option<Buffer> {
-        if !take_slot(&REGIONS_LIVE, max_regions()) {
+        let slot = Slot::take(&REGIONS_LIVE, max_regions())?;
+        let len = bytes.len();
+        // Safety: memfd_create has no preconditions; a non-negative result is a descriptor
+        // this process now owns.
+        let fd = unsafe { libc::memfd_create(c"palimpsest-column".as_ptr(), libc::MFD_CLOEXEC) };
+        if fd < 0 {
             return None;
         }
-        let stored = create_region(bytes);
-        if stored.is_none() {
-            REGIONS_LIVE.fetch_sub(1, Ordering::AcqRel);
+        // Safety: see above.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        // Safety: sizes the file this process just created.
+        if unsafe { libc::ftruncate(fd.as_raw_fd(), len as libc::off_t) } != 0 {
+            return None;
         }
-        stored
-    }
-
-    /// `bytes` in a new region; its slot is taken by the caller.
-    fn create_region(bytes: &[u8]) -> Option<Buffer> {
-        let len = bytes.len();
-        // Safety: plain system calls on a descriptor and mapping this function owns; the
-        // mapping is `len` bytes long and written only before it is made read-only.
+        let mapping = Mapping::new(&fd, len, 0, libc::MAP_SHARED)?;
+        // Safety: the mapping is `len` writable bytes that nothing else references yet; it
+        // is made read-only before anyone else can see it.
         unsafe {
-            let fd = libc::memfd_create(c"palimpsest-column".as_ptr(), libc::MFD_CLOEXEC);
-            if fd < 0 {
-                return None;
-            }
-            if libc::ftruncate(fd, len as libc::off_t) != 0 {
-                libc::close(fd);
-                return None;
-            }
-            let prot = libc::PROT_READ | libc::PROT_WRITE;
-            let base = libc::mmap(std::ptr::null_mut(), len, prot, libc::MAP_SHARED, fd, 0);
-            if base == libc::MAP_FAILED {
-                libc::close(fd);
-                return None;
-            }
-            let base = NonNull::new_unchecked(base.cast::<u8>());
-            let copy = std::slice::from_raw_parts_mut(base.as_ptr(), len);
-            copy.par_chunks_mut(PIECE)
-                .zip(bytes.par_chunks(PIECE))
-                .for_each(|(to, from)| to.copy_from_slice(from));
-            libc::mprotect(base.as_ptr().cast(), len, libc::PROT_READ);
-            let region = Arc::new(Region { fd, base, len });
-            regions()
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(base.as_ptr() as usize, (len, Arc::downgrade(&region)));
-            Some(Buffer::from_custom_allocation(base, len, region))
+            copy_in_parallel(
+                std::slice::from_raw_parts_mut(mapping.base.as_ptr(), len),
+                bytes,
+            );
+            libc::mprotect(mapping.base.as_ptr().cast(), len, libc::PROT_READ);
         }
+        let base = mapping.base;
+        let region = Arc::new(Region {
+            mapping,
+            fd,
+            _slot: slot,
+        });
+        regions()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(base.as_ptr() as usize, Arc::downgrade(&region));
+        // Safety: the region owns `len` initialised bytes at `base` for as long as it lives.
+        Some(unsafe { Buffer::from_custom_allocation(base, len, region) })
     }
 
     /// A private mapping of `bytes` when they start on a page of a live region.
@@ -176,39 +194,23 @@ mod linux {
         let start = bytes.as_ptr() as usize;
         let region = {
             let regions = regions().lock().unwrap_or_else(|e| e.into_inner());
-            let (&base, (len, region)) = regions.range(..=start).next_back()?;
-            if start + bytes.len() > base + len || !(start - base).is_multiple_of(page_size()) {
-                return None;
-            }
-            region.upgrade()?
+            regions.range(..=start).next_back()?.1.upgrade()?
         };
-        if !take_slot(&MAPPINGS_LIVE, MAX_MAPPINGS) {
+        let base = region.mapping.base.as_ptr() as usize;
+        let offset = start - base;
+        if offset + bytes.len() > region.mapping.len || !offset.is_multiple_of(page_size()) {
             return None;
         }
-        let offset = start - region.base.as_ptr() as usize;
-        // Safety: maps `bytes.len()` bytes of the region's file at a page-aligned offset
-        // inside it; the mapping is owned by the returned buffer.
-        unsafe {
-            let prot = libc::PROT_READ | libc::PROT_WRITE;
-            let base = libc::mmap(
-                std::ptr::null_mut(),
-                bytes.len(),
-                prot,
-                libc::MAP_PRIVATE,
-                region.fd,
-                offset as libc::off_t,
-            );
-            if base == libc::MAP_FAILED {
-                MAPPINGS_LIVE.fetch_sub(1, Ordering::AcqRel);
-                return None;
-            }
-            let base = NonNull::new_unchecked(base.cast::<u8>());
-            let mapping = Arc::new(PrivateMapping {
-                base,
-                len: bytes.len(),
-            });
-            Some(Buffer::from_custom_allocation(base, bytes.len(), mapping))
-        }
+        let slot = Slot::take(&MAPPINGS_LIVE, MAX_MAPPINGS)?;
+        let mapping = Mapping::new(&region.fd, bytes.len(), offset, libc::MAP_PRIVATE)?;
+        let base = mapping.base;
+        let owner = Arc::new(PrivateMapping {
+            _mapping: mapping,
+            _slot: slot,
+        });
+        // Safety: the mapping holds `bytes.len()` initialised bytes (the region's) at `base`
+        // for as long as `owner` lives.
+        Some(unsafe { Buffer::from_custom_allocation(base, bytes.len(), owner) })
     }
 }
 

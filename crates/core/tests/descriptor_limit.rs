@@ -8,17 +8,7 @@ use palimpsest_core::arrow_array::cast::AsArray;
 use palimpsest_core::arrow_array::types::Float32Type;
 use palimpsest_core::{CommitNote, CreateMode, QueryRequest};
 
-fn memory_files() -> usize {
-    std::fs::read_dir("/proc/self/fd")
-        .unwrap()
-        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
-        .filter(|target| {
-            target
-                .to_string_lossy()
-                .starts_with("/memfd:palimpsest-column")
-        })
-        .count()
-}
+use common::memory_files;
 
 #[tokio::test]
 async fn memory_files_stay_under_a_quarter_of_the_descriptor_limit() {

@@ -11,6 +11,8 @@ use palimpsest_core::arrow_array::types::Float32Type;
 use palimpsest_core::arrow_array::RecordBatch;
 use palimpsest_core::{CommitNote, CreateMode, QueryRequest, TableHandle};
 
+use common::memory_files;
+
 const MEMORY_FILE: &str = "memfd:palimpsest-column";
 
 /// Private (copy-on-write) mappings of the cache's memory files in this process.
@@ -19,19 +21,6 @@ fn private_mappings() -> usize {
         .unwrap()
         .lines()
         .filter(|l| l.contains(MEMORY_FILE) && l.split_whitespace().nth(1) == Some("rw-p"))
-        .count()
-}
-
-/// Open descriptors of the cache's memory files.
-fn memory_files() -> usize {
-    std::fs::read_dir("/proc/self/fd")
-        .unwrap()
-        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
-        .filter(|target| {
-            target
-                .to_string_lossy()
-                .starts_with("/memfd:palimpsest-column")
-        })
         .count()
 }
 
