@@ -16,12 +16,14 @@ use lance_io::utils::read_message;
 use lance_table::format::pb;
 use lance_table::io::commit::{CommitHandler, ManifestLocation};
 use lance_table::io::manifest::read_manifest;
+use prost::Message;
 
 use crate::commit_hook::commit_handler;
 use crate::commit_note::{
     MESSAGE, OPERATION, PARAM_PREFIX, RESERVED_PREFIX, ROWS_ADDED, ROWS_DELETED, ROWS_UPDATED,
 };
 use crate::error::Result;
+use crate::manifest_summary::{length_prefixed, read_facts};
 use crate::table::TableHandle;
 
 /// One entry of a table's history.
@@ -180,6 +182,22 @@ async fn read_version_file(
     store: &ObjectStore,
     location: &ManifestLocation,
 ) -> Result<(Summary, Recorded)> {
+    // The file is read once: summary and transaction are both in it.
+    let file = store.read_one_all(&location.path).await?;
+    if let Some(facts) = read_facts(&file) {
+        let transaction = match facts.transaction_section {
+            Some(at) => length_prefixed(&file, at)
+                .and_then(|message| pb::Transaction::decode(message).ok())
+                .and_then(|t| Transaction::try_from(t).ok()),
+            None => read_transaction(dataset, facts.version).await,
+        };
+        let summary = Summary {
+            version: facts.version,
+            timestamp_ms: facts.timestamp_ms,
+            metadata: facts.metadata,
+        };
+        return Ok((summary, recorded(transaction)));
+    }
     let manifest = read_manifest(store, &location.path, location.size).await?;
     // A version whose transaction cannot be read (older format, another branch's manifest)
     // is still listed, described from its manifest alone.
@@ -191,11 +209,7 @@ async fn read_version_file(
                 .and_then(|t| Transaction::try_from(t).ok()),
             Err(_) => None,
         },
-        None => dataset
-            .read_version_transaction(manifest.version)
-            .await
-            .ok()
-            .and_then(|vt| vt.transaction),
+        None => read_transaction(dataset, manifest.version).await,
     };
     let version = Version::from(&manifest);
     let summary = Summary {
@@ -204,6 +218,15 @@ async fn read_version_file(
         metadata: version.metadata,
     };
     Ok((summary, recorded(transaction)))
+}
+
+/// A version's transaction from its own file (older tables keep it beside the manifest).
+async fn read_transaction(dataset: &Dataset, version: u64) -> Option<Transaction> {
+    dataset
+        .read_version_transaction(version)
+        .await
+        .ok()
+        .and_then(|vt| vt.transaction)
 }
 
 /// A version's number, time and lance's row and file totals.

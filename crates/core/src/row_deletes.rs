@@ -91,7 +91,7 @@ async fn matching_addresses(
 
 /// Writes each touched fragment's extended deletion file; returns the fragments that keep
 /// rows and the ids of those left empty.
-async fn extend_deletions(
+pub(crate) async fn extend_deletions(
     dataset: &Dataset,
     addresses: &RoaringTreemap,
 ) -> lance::Result<(Vec<lance_table::format::Fragment>, Vec<u64>)> {

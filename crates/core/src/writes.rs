@@ -19,6 +19,7 @@ use crate::commit_note::{CommitNote, OperationRecord, ROWS_UPDATED};
 use crate::error::{Error, ErrorCode, Result};
 use crate::input::{align_batches, check_batches_finite, check_not_empty, Coverage};
 use crate::row_deletes::stage_delete;
+use crate::row_updates::{stage_update, stages_by_address};
 use crate::sql_text::check_single_expression;
 use crate::table::TableHandle;
 
@@ -197,8 +198,8 @@ impl TableHandle {
         let _guard = self.write_lock.lock().await;
         let current = self.writable().await?;
         let schema = current.schema().clone();
-        let mut builder =
-            UpdateBuilder::new(current).conflict_retries(self.connection().conflict_retries());
+        let mut builder = UpdateBuilder::new(current.clone())
+            .conflict_retries(self.connection().conflict_retries());
         if let Some(filter) = filter {
             check_single_expression(filter, "the filter")?;
             builder = builder
@@ -221,6 +222,21 @@ impl TableHandle {
         let mut record = OperationRecord::new("update").param("columns", column_list(assignments));
         if let Some(filter) = filter {
             record = record.param("predicate", filter);
+        }
+        if stages_by_address(&current) {
+            return self
+                .commit_staged(current, &record, note, |base| async move {
+                    let staged = stage_update(base.clone(), filter, assignments)
+                        .await
+                        .map_err(classify_execution)?;
+                    let counts = WriteResult {
+                        rows_updated: staged.rows_updated,
+                        ..Default::default()
+                    };
+                    let builder = CommitBuilder::new(base).with_affected_rows(staged.affected_rows);
+                    Ok((builder, staged.transaction, counts))
+                })
+                .await;
         }
         // The updated count is not known before the commit; the log reads it from the
         // transaction's rewritten fragments.

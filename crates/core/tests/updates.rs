@@ -1,0 +1,148 @@
+//! Updates find the old rows by address (crates/core/src/row_updates.rs): they must rewrite
+//! exactly the matching rows, keep every row's stable id, record the rows they changed, and
+//! leave indexes answering with the new values, also on fragments that already have
+//! deletions.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use palimpsest_core::arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, UInt64Array};
+use palimpsest_core::{AddMode, CommitNote, CreateMode, IndexSpec, QueryRequest, TableHandle};
+
+fn rows(range: std::ops::Range<i64>) -> RecordBatch {
+    let vals: ArrayRef = Arc::new(Int64Array::from_iter_values(range.clone().map(|i| i * 10)));
+    let ids: ArrayRef = Arc::new(Int64Array::from_iter_values(range));
+    RecordBatch::try_from_iter(vec![("id", ids), ("val", vals)]).unwrap()
+}
+
+fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> &'a T {
+    batch
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name}"))
+        .as_any()
+        .downcast_ref::<T>()
+        .unwrap()
+}
+
+/// id -> (val, stable row id) of every live row.
+async fn state(table: &TableHandle) -> BTreeMap<i64, (i64, u64)> {
+    let request = QueryRequest {
+        with_row_id: true,
+        ..Default::default()
+    };
+    let mut out = BTreeMap::new();
+    for batch in table.query(&request).await.unwrap() {
+        let id = column::<Int64Array>(&batch, "id");
+        let val = column::<Int64Array>(&batch, "val");
+        let row_id = column::<UInt64Array>(&batch, "_rowid");
+        for i in 0..batch.num_rows() {
+            let entry = (val.value(i), row_id.value(i));
+            assert!(out.insert(id.value(i), entry).is_none());
+        }
+    }
+    out
+}
+
+async fn ids_where(table: &TableHandle, filter: &str) -> Vec<i64> {
+    let request = QueryRequest {
+        filter: Some(filter.into()),
+        columns: Some(vec!["id".into()]),
+        ..Default::default()
+    };
+    let mut ids: Vec<i64> = Vec::new();
+    for batch in table.query(&request).await.unwrap() {
+        ids.extend(column::<Int64Array>(&batch, "id").values().iter());
+    }
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn repeated_updates_rewrite_exactly_the_matching_rows_and_keep_their_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = common::connection(&dir);
+    let note = CommitNote::default();
+    let table = conn
+        .create_table("t", vec![rows(0..3_000)], None, CreateMode::Create, &note)
+        .await
+        .unwrap();
+    table
+        .add(vec![rows(3_000..6_000)], AddMode::Append, &note)
+        .await
+        .unwrap();
+    table
+        .create_index("val", &IndexSpec::BTree, None, false, &note)
+        .await
+        .unwrap();
+    // Holes in both fragments before any update.
+    table.delete("id % 50 = 49", &note).await.unwrap();
+    let mut expected = state(&table).await;
+    assert_eq!(expected.len(), 6_000 - 120);
+
+    for r in 0..6 {
+        let filter = format!("id % 6 = {r} AND id < 5000");
+        let result = table
+            .update(Some(&filter), &[("val".into(), "val + 1".into())], &note)
+            .await
+            .unwrap();
+        let version = result.version;
+        let mut matching = 0;
+        for (id, (val, _)) in expected.iter_mut() {
+            if id % 6 == r && *id < 5000 {
+                *val += 1;
+                matching += 1;
+            }
+        }
+        assert_eq!(result.rows_updated, matching, "{filter}");
+        assert_eq!(state(&table).await, expected, "after {filter}");
+        let log = table.list_versions().await.unwrap();
+        let entry = log.last().unwrap();
+        assert_eq!(
+            (entry.version, entry.operation.as_str(), entry.rows_updated),
+            (version, "update", Some(matching))
+        );
+    }
+
+    // The btree index answers with the new values: old values are gone, new ones are found.
+    let bumped: Vec<i64> = expected
+        .iter()
+        .filter(|(id, _)| **id < 5000)
+        .map(|(id, _)| *id)
+        .take(3)
+        .collect();
+    for id in bumped {
+        assert_eq!(
+            ids_where(&table, &format!("val = {}", id * 10)).await,
+            vec![] as Vec<i64>
+        );
+        assert_eq!(
+            ids_where(&table, &format!("val = {}", id * 10 + 1)).await,
+            vec![id]
+        );
+    }
+    assert_eq!(ids_where(&table, "val = 50000").await, vec![5_000]);
+
+    // No match still records a version and changes nothing.
+    let result = table
+        .update(Some("id < 0"), &[("val".into(), "0".into())], &note)
+        .await
+        .unwrap();
+    assert_eq!(result.rows_updated, 0);
+    assert_eq!(state(&table).await, expected);
+
+    // The row's story names the versions that changed it.
+    let story = table.row_history("id = 6").await.unwrap();
+    let changes: Vec<&str> = story.iter().map(|e| e.change.name()).collect();
+    assert_eq!(changes, ["inserted", "updated"]);
+
+    // An expression that fails on one row (division by zero) writes no version.
+    let before = table.version().await.unwrap();
+    let err = table
+        .update(None, &[("val".into(), "val / (id - 3)".into())], &note)
+        .await;
+    assert!(err.is_err());
+    assert_eq!(table.version().await.unwrap(), before);
+    assert_eq!(state(&table).await, expected);
+}
