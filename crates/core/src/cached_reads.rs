@@ -10,7 +10,7 @@ use arrow_array::{Array, RecordBatch, RecordBatchOptions};
 use lance::Dataset;
 
 use crate::array_copy;
-use crate::column_cache::{self, Keep, ROW_ID};
+use crate::column_cache::{self, Keep, ROW_ADDR, ROW_ID};
 use crate::error::Result;
 use crate::memory_filter::{evaluate, plan_filter, segments_to_read, MemoryFilter};
 use crate::query::QueryRequest;
@@ -99,11 +99,66 @@ pub(crate) async fn query(
     let Some(cached) = column_cache::load(dataset, &needed, Keep::WhenHot).await? else {
         return Ok(None);
     };
-    let projection: Vec<usize> = (0..output.len()).collect();
-    let mut skip = request.offset.unwrap_or(0) as usize;
-    let mut remaining = request.limit.map_or(usize::MAX, |l| l as usize);
-    let read = match &filter {
-        Some(filter) => segments_to_read(filter, &cached),
+    let window = Window {
+        skip: request.offset.unwrap_or(0) as usize,
+        remaining: request.limit.map_or(usize::MAX, |l| l as usize),
+    };
+    matching_rows(&cached, output.len(), filter.as_ref(), window).map(Some)
+}
+
+/// `columns` of the rows matching `filter` (SQL; all rows when `None`), then their `_rowid`
+/// and `_rowaddr`, when those columns are already in memory: what an update rewrites, or the
+/// keys a merge matches. `None` when they are not (the write then reads through lance).
+pub(crate) async fn rows_with_addresses(
+    dataset: &Dataset,
+    filter: Option<&str>,
+    columns: &[String],
+) -> Result<Option<Vec<RecordBatch>>> {
+    let filter = match filter {
+        Some(sql) => match plan_filter(dataset, sql) {
+            Some(filter) => Some(filter),
+            None => return Ok(None),
+        },
+        None => None,
+    };
+    let mut output = columns.to_vec();
+    if !column_cache::all_cached(dataset, &needed_columns(&output, filter.as_ref())) {
+        return Ok(None);
+    }
+    // Row ids and addresses are decoded now if they are not kept yet: cheap beside the
+    // columns, and what lets the write skip lance's scan.
+    output.extend([ROW_ID.to_string(), ROW_ADDR.to_string()]);
+    let needed = needed_columns(&output, filter.as_ref());
+    let Some(cached) = column_cache::load(dataset, &needed, Keep::Now).await? else {
+        return Ok(None);
+    };
+    let window = Window {
+        skip: 0,
+        remaining: usize::MAX,
+    };
+    matching_rows(&cached, output.len(), filter.as_ref(), window).map(Some)
+}
+
+/// Rows to skip, then rows to return at most.
+struct Window {
+    skip: usize,
+    remaining: usize,
+}
+
+/// The first `width` columns of the rows of `cached` that match `filter`, within `window`.
+fn matching_rows(
+    cached: &column_cache::CachedColumns,
+    width: usize,
+    filter: Option<&MemoryFilter>,
+    window: Window,
+) -> Result<Vec<RecordBatch>> {
+    let Window {
+        mut skip,
+        mut remaining,
+    } = window;
+    let projection: Vec<usize> = (0..width).collect();
+    let read = match filter {
+        Some(filter) => segments_to_read(filter, cached),
         None => vec![true; cached.segments.len()],
     };
     let mut out = Vec::new();
@@ -115,8 +170,8 @@ pub(crate) async fn query(
             break;
         }
         let batch = cached.batch(f)?.project(&projection)?;
-        if let Some(filter) = &filter {
-            let mask = evaluate(filter, &cached, f)?;
+        if let Some(filter) = filter {
+            let mask = evaluate(filter, cached, f)?;
             if mask.true_count() < batch.num_rows() {
                 // A null result does not match.
                 let matching = match mask.nulls() {
@@ -140,7 +195,7 @@ pub(crate) async fn query(
         out.push(array_copy::detach(&rows)?);
     }
     picked.flush_into(&mut out)?;
-    Ok(Some(out))
+    Ok(out)
 }
 
 /// Rows picked from segments, as (source batch, row) pairs in output order.

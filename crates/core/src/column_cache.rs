@@ -28,9 +28,12 @@ use crate::error::Result;
 
 /// The row id pseudo-column, cached like a column when a read asks for it.
 pub(crate) use lance::dataset::ROW_ID;
-const ROW_ADDR: &str = "_rowaddr";
-/// Cache key of `_rowid`: lance field ids are 0 or more, system columns small negatives.
+/// The row address pseudo-column (fragment id and offset), cached like `_rowid`.
+pub(crate) const ROW_ADDR: &str = "_rowaddr";
+/// Cache keys of `_rowid` and `_rowaddr`: lance field ids are 0 or more, system columns small
+/// negatives.
 const ROW_ID_KEY: i32 = i32::MIN;
+const ROW_ADDR_KEY: i32 = i32::MIN + 1;
 const DEFAULT_BUDGET_MB: usize = 2048;
 /// Rows per decoded chunk.
 const CHUNK_ROWS: usize = 65_536;
@@ -256,10 +259,13 @@ fn segments_of(columns: &[Arc<CachedColumn>], out: &mut Vec<Segment>) {
     }
 }
 
-/// The arrow field a cached read returns for `name` (`_rowid` included).
+/// The arrow field a cached read returns for `name` (`_rowid` and `_rowaddr` included).
 fn field_of(dataset: &Dataset, name: &str) -> Option<(Field, i32)> {
     if name == ROW_ID {
         return Some((Field::new(ROW_ID, DataType::UInt64, true), ROW_ID_KEY));
+    }
+    if name == ROW_ADDR {
+        return Some((Field::new(ROW_ADDR, DataType::UInt64, true), ROW_ADDR_KEY));
     }
     if !is_top_level(dataset, name) {
         return None;
@@ -387,7 +393,17 @@ pub(crate) async fn load(
         }
     }
     if !missing.is_empty() {
-        let width: usize = fields.iter().map(|(f, _)| row_width(f.data_type())).sum();
+        // Only the columns some fragment lacks are decoded (adding `_rowid` to cached
+        // columns decodes row ids, not the columns again).
+        let lacking: Vec<usize> = (0..fields.len())
+            .filter(|c| missing.iter().any(|f| found[*f][*c].is_none()))
+            .collect();
+        let decoded_fields: Vec<(Field, i32)> =
+            lacking.iter().map(|c| fields[*c].clone()).collect();
+        let width: usize = decoded_fields
+            .iter()
+            .map(|(f, _)| row_width(f.data_type()))
+            .sum();
         let rows: usize = missing
             .iter()
             .map(|f| fragments[*f].num_rows().unwrap_or(0))
@@ -395,12 +411,12 @@ pub(crate) async fn load(
         if rows.saturating_mul(width) > budget {
             return Ok(None);
         }
-        let decoded = decode(dataset, &fragments, &missing, &fields).await?;
+        let decoded = decode(dataset, &fragments, &missing, &decoded_fields).await?;
         let mut cache = cache();
         for (f, columns) in decoded {
-            for (c, column) in columns.into_iter().enumerate() {
-                cache.insert(keys[f][c].clone(), column.clone());
-                found[f][c] = Some(column);
+            for (column, c) in columns.into_iter().zip(&lacking) {
+                cache.insert(keys[f][*c].clone(), column.clone());
+                found[f][*c] = Some(column);
             }
         }
     }
@@ -425,18 +441,22 @@ async fn decode(
     which: &[usize],
     fields: &[(Field, i32)],
 ) -> Result<Vec<(usize, Vec<Arc<CachedColumn>>)>> {
-    let names: Vec<&str> = fields
+    let mut names: Vec<&str> = fields
         .iter()
         .map(|(f, _)| f.name().as_str())
-        .filter(|n| *n != ROW_ID)
+        .filter(|n| *n != ROW_ID && *n != ROW_ADDR)
         .collect();
+    if names.is_empty() {
+        // Only pseudo-columns: project the address, which every decode reads anyway.
+        names.push(ROW_ADDR);
+    }
     let mut scan = dataset.scan();
     scan.with_fragments(which.iter().map(|f| fragments[*f].clone()).collect());
     scan.project(&names)?;
     scan.scan_in_order(true);
     // Few large chunks: every chunk costs a filter evaluation and an output batch later.
     scan.batch_size(CHUNK_ROWS);
-    if names.len() < fields.len() {
+    if fields.iter().any(|(f, _)| f.name() == ROW_ID) {
         scan.with_row_id();
     }
     scan.with_row_address();

@@ -28,6 +28,7 @@ mod query;
 mod row_deletes;
 mod row_history;
 mod row_updates;
+mod row_upserts;
 mod shared_memory;
 mod sql_text;
 mod table;

@@ -17,6 +17,7 @@ use datafusion::common::DFSchema;
 use datafusion::logical_expr::ExprSchemable;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{PhysicalExpr, SendableRecordBatchStream};
+use futures::stream::BoxStream;
 use futures::StreamExt;
 use lance::dataset::rowids::inline_row_lineage_max_bytes;
 use lance::dataset::transaction::{Operation, Transaction, UpdateMode};
@@ -29,7 +30,9 @@ use lance_table::format::RowIdMeta;
 use lance_table::rowids::{write_row_ids, RowIdSequence};
 use roaring::RoaringTreemap;
 
+use crate::error::Result;
 use crate::row_deletes::extend_deletions;
+use crate::writes::classify_execution;
 
 /// An update ready to commit.
 pub(crate) struct StagedUpdate {
@@ -56,26 +59,23 @@ pub(crate) fn stages_by_address(dataset: &Dataset) -> bool {
 }
 
 /// Sets `assignments` (column, SQL) on the rows of `dataset` matching `filter`, without
-/// committing. The caller has checked the SQL and that `stages_by_address(dataset)`.
+/// committing. The caller has checked the SQL and that `stages_by_address(dataset)`. The rows
+/// come from the column cache when the table's columns are in memory, otherwise from a lance
+/// scan.
 pub(crate) async fn stage_update(
     dataset: Arc<Dataset>,
     filter: Option<&str>,
     assignments: &[(String, String)],
-) -> lance::Result<StagedUpdate> {
+) -> Result<StagedUpdate> {
     let schema: Arc<ArrowSchema> = Arc::new(dataset.schema().into());
-    let updates = Arc::new(plan_assignments(&schema, assignments)?);
-
-    let mut scanner = dataset.scan();
-    scanner.with_row_id().with_row_address();
-    if let Some(filter) = filter {
-        scanner.filter(filter)?;
-    }
-    let stream = scanner.try_into_stream().await?;
+    let updates = Arc::new(plan_assignments(&schema, assignments).map_err(classify_execution)?);
+    let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let source = rows_with_addresses(&dataset, filter, &columns).await?;
     let captured = Arc::new(Mutex::new(Captured::default()));
     let rows = {
         let captured = captured.clone();
         let schema = schema.clone();
-        stream.map(move |batch| {
+        source.map(move |batch| {
             let batch = batch.map_err(datafusion::error::DataFusionError::from)?;
             let batch = captured
                 .lock()
@@ -94,14 +94,15 @@ pub(crate) async fn stage_update(
     let written = InsertBuilder::new(WriteDestination::Dataset(dataset.clone()))
         .with_params(&params)
         .execute_uncommitted_stream(rows)
-        .await?;
+        .await
+        .map_err(classify_execution)?;
     let Operation::Append {
         fragments: mut new_fragments,
     } = written.operation
     else {
-        return Err(lance::Error::internal(
-            "writing the updated rows did not stage an append",
-        ));
+        return Err(
+            lance::Error::internal("writing the updated rows did not stage an append").into(),
+        );
     };
     let Captured { row_ids, addresses } =
         std::mem::take(&mut *captured.lock().unwrap_or_else(|e| e.into_inner()));
@@ -125,6 +126,27 @@ pub(crate) async fn stage_update(
         rows_updated: row_ids.len() as u64,
         affected_rows: RowAddrTreeMap::from(addresses),
     })
+}
+
+/// `columns` of the rows matching `filter` with their `_rowid` and `_rowaddr`: from the column
+/// cache when the columns are in memory, otherwise from a lance scan.
+pub(crate) async fn rows_with_addresses(
+    dataset: &Dataset,
+    filter: Option<&str>,
+    columns: &[String],
+) -> Result<BoxStream<'static, lance::Result<RecordBatch>>> {
+    if let Some(batches) =
+        crate::cached_reads::rows_with_addresses(dataset, filter, columns).await?
+    {
+        return Ok(futures::stream::iter(batches.into_iter().map(Ok)).boxed());
+    }
+    let mut scanner = dataset.scan();
+    scanner.project(columns)?;
+    scanner.with_row_id().with_row_address();
+    if let Some(filter) = filter {
+        scanner.filter(filter)?;
+    }
+    Ok(scanner.try_into_stream().await?.boxed())
 }
 
 /// Each assignment as an expression over the table's columns, cast to its column's type.
@@ -204,7 +226,7 @@ impl Captured {
 
 /// Gives each new fragment the stable row ids its rows had before the rewrite; fragments
 /// hold the rows in the order they were read.
-fn carry_row_ids(
+pub(crate) fn carry_row_ids(
     fragments: &mut [lance_table::format::Fragment],
     row_ids: &[u64],
 ) -> lance::Result<()> {

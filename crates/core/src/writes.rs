@@ -20,6 +20,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::input::{align_batches, check_batches_finite, check_not_empty, Coverage};
 use crate::row_deletes::stage_delete;
 use crate::row_updates::{stage_update, stages_by_address};
+use crate::row_upserts::{is_whole_row_upsert, stage_upsert};
 use crate::sql_text::check_single_expression;
 use crate::table::TableHandle;
 
@@ -226,9 +227,7 @@ impl TableHandle {
         if stages_by_address(&current) {
             return self
                 .commit_staged(current, &record, note, |base| async move {
-                    let staged = stage_update(base.clone(), filter, assignments)
-                        .await
-                        .map_err(classify_execution)?;
+                    let staged = stage_update(base.clone(), filter, assignments).await?;
                     let counts = WriteResult {
                         rows_updated: staged.rows_updated,
                         ..Default::default()
@@ -433,8 +432,28 @@ impl TableHandle {
         record: &OperationRecord,
         note: &CommitNote,
     ) -> Result<WriteResult> {
+        // The whole-row upsert is staged by row address when the source allows it.
+        let whole = match batches.first() {
+            Some(first) if is_whole_row_upsert(spec, &base, first) => Some(
+                arrow_select::concat::concat_batches(&first.schema(), &batches)?,
+            ),
+            _ => None,
+        };
         let batches = &batches;
+        let whole = &whole;
         self.commit_staged(base, record, note, |base| async move {
+            if let Some(source) = whole {
+                if let Some(staged) = stage_upsert(base.clone(), &spec.on, source).await? {
+                    let counts = WriteResult {
+                        version: 0,
+                        rows_added: staged.rows_added,
+                        rows_updated: staged.rows_updated,
+                        rows_deleted: 0,
+                    };
+                    let builder = CommitBuilder::new(base).with_affected_rows(staged.affected_rows);
+                    return Ok((builder, staged.transaction, counts));
+                }
+            }
             let staged = merge_insert_job(&base, spec)?
                 .execute_uncommitted_batches(batches.clone())
                 .await
@@ -678,7 +697,7 @@ fn check_expression(dataset: &Dataset, expression: &str) -> Result<()> {
 }
 
 /// Execution-time failures: casts that cannot hold a value are schema mismatches.
-fn classify_execution(err: lance::Error) -> Error {
+pub(crate) fn classify_execution(err: lance::Error) -> Error {
     let text = err.to_string();
     let lower = text.to_lowercase();
     if lower.contains("ambiguous merge insert") {

@@ -146,3 +146,55 @@ async fn repeated_updates_rewrite_exactly_the_matching_rows_and_keep_their_ident
     assert_eq!(table.version().await.unwrap(), before);
     assert_eq!(state(&table).await, expected);
 }
+
+/// With the table's columns in memory the update reads its rows from there: it works while
+/// the data files are out of reach, and gives the same table as reading them would.
+#[tokio::test]
+async fn updates_of_rows_in_memory_do_not_read_the_data_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = common::connection(&dir);
+    let note = CommitNote::default();
+    let table = conn
+        .create_table("t", vec![rows(0..4_000)], None, CreateMode::Create, &note)
+        .await
+        .unwrap();
+    table.delete("id % 10 = 9", &note).await.unwrap();
+    // The second read keeps the columns.
+    state(&table).await;
+    let mut expected = state(&table).await;
+
+    let data = dir.path().join("t.lance").join("data");
+    let files: Vec<_> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(!files.is_empty());
+    let hidden = dir.path().join("hidden");
+    std::fs::create_dir(&hidden).unwrap();
+    for file in &files {
+        std::fs::rename(file, hidden.join(file.file_name().unwrap())).unwrap();
+    }
+    let result = table
+        .update(
+            Some("id % 4 = 1"),
+            &[("val".into(), "val * 2 + id".into())],
+            &note,
+        )
+        .await;
+    for file in &files {
+        std::fs::rename(hidden.join(file.file_name().unwrap()), file).unwrap();
+    }
+    let result = result.unwrap();
+
+    let mut matching = 0;
+    for (id, (val, _)) in expected.iter_mut() {
+        if id % 4 == 1 {
+            *val = *val * 2 + id;
+            matching += 1;
+        }
+    }
+    assert_eq!(matching, 800);
+    assert_eq!(result.rows_updated, matching);
+    assert_eq!(state(&table).await, expected);
+    assert_eq!(ids_where(&table, "val = 21").await, vec![1]);
+}
