@@ -6,6 +6,8 @@
 //! filter lance's planner rejects) returns `None`, and the caller reads through lance, which
 //! also reports the errors.
 
+use std::sync::Arc;
+
 use arrow_array::{Array, RecordBatch, RecordBatchOptions};
 use lance::Dataset;
 
@@ -55,7 +57,7 @@ fn needed_columns(output: &[String], filter: Option<&MemoryFilter>) -> Vec<Strin
 /// What a plain query reads: the columns it returns, its filter, and all the columns needed.
 struct PlainRead {
     output: Vec<String>,
-    filter: Option<MemoryFilter>,
+    filter: Option<Arc<MemoryFilter>>,
     needed: Vec<String>,
 }
 
@@ -69,7 +71,7 @@ fn plan_read(dataset: &Dataset, request: &QueryRequest) -> Option<PlainRead> {
         Some(sql) => Some(plan_filter(dataset, sql)?),
         None => None,
     };
-    let needed = needed_columns(&output, filter.as_ref());
+    let needed = needed_columns(&output, filter.as_deref());
     Some(PlainRead {
         output,
         filter,
@@ -103,7 +105,7 @@ pub(crate) async fn query(
         skip: request.offset.unwrap_or(0) as usize,
         remaining: request.limit.map_or(usize::MAX, |l| l as usize),
     };
-    matching_rows(&cached, output.len(), filter.as_ref(), window).map(Some)
+    matching_rows(&cached, output.len(), filter.as_deref(), window).map(Some)
 }
 
 /// `columns` of the rows matching `filter` (SQL; all rows when `None`), then their `_rowid`
@@ -122,13 +124,13 @@ pub(crate) async fn rows_with_addresses(
         None => None,
     };
     let mut output = columns.to_vec();
-    if !column_cache::all_cached(dataset, &needed_columns(&output, filter.as_ref())) {
+    if !column_cache::all_cached(dataset, &needed_columns(&output, filter.as_deref())) {
         return Ok(None);
     }
     // Row ids and addresses are decoded now if they are not kept yet: cheap beside the
     // columns, and what lets the write skip lance's scan.
     output.extend([ROW_ID.to_string(), ROW_ADDR.to_string()]);
-    let needed = needed_columns(&output, filter.as_ref());
+    let needed = needed_columns(&output, filter.as_deref());
     let Some(cached) = column_cache::load(dataset, &needed, Keep::Now).await? else {
         return Ok(None);
     };
@@ -136,7 +138,7 @@ pub(crate) async fn rows_with_addresses(
         skip: 0,
         remaining: usize::MAX,
     };
-    matching_rows(&cached, output.len(), filter.as_ref(), window).map(Some)
+    matching_rows(&cached, output.len(), filter.as_deref(), window).map(Some)
 }
 
 /// Rows to skip, then rows to return at most.

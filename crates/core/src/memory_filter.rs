@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::ops::Not;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
@@ -30,12 +30,45 @@ const KEYS_PREFIX: &str = "__palimpsest_keys_";
 pub(crate) struct MemoryFilter {
     expr: Expr,
     pub columns: Vec<String>,
-    /// The physical plan over the plain columns, made once per read (segments with
-    /// dictionary keys get their own).
-    plain: std::sync::OnceLock<Arc<dyn PhysicalExpr>>,
+    /// The physical plan over the plain columns, made once.
+    plain: OnceLock<Arc<dyn PhysicalExpr>>,
+    /// Physical plans over dictionary keys, by the rewritten filter: chunks whose
+    /// dictionaries give the literals the same keys share one.
+    keyed: Mutex<HashMap<String, Arc<dyn PhysicalExpr>>>,
 }
 
-pub(crate) fn plan_filter(dataset: &Dataset, sql: &str) -> Option<MemoryFilter> {
+/// Parsed filters by table version and SQL: a table's schema is fixed per version, and
+/// parsing and optimising a filter costs more than evaluating it over a few segments.
+type PlannedFilters = HashMap<(String, u64, u128, String), Option<Arc<MemoryFilter>>>;
+
+/// Most filters remembered; past it the memory starts over.
+const MAX_PLANNED: usize = 1024;
+
+/// `sql` planned for evaluation over cached columns of `dataset`; `None` when it reads
+/// columns the cache does not hold (nested fields) or lance's planner rejects it.
+pub(crate) fn plan_filter(dataset: &Dataset, sql: &str) -> Option<Arc<MemoryFilter>> {
+    static PLANNED: OnceLock<Mutex<PlannedFilters>> = OnceLock::new();
+    let manifest = dataset.manifest();
+    let key = (
+        dataset.uri().to_string(),
+        manifest.version,
+        manifest.timestamp_nanos,
+        sql.to_string(),
+    );
+    let planned = PLANNED.get_or_init(Default::default);
+    if let Some(hit) = planned.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return hit.clone();
+    }
+    let filter = parse_filter(dataset, sql).map(Arc::new);
+    let mut planned = planned.lock().unwrap_or_else(|e| e.into_inner());
+    if planned.len() >= MAX_PLANNED {
+        planned.clear();
+    }
+    planned.insert(key, filter.clone());
+    filter
+}
+
+fn parse_filter(dataset: &Dataset, sql: &str) -> Option<MemoryFilter> {
     let schema = Arc::new(arrow_schema::Schema::from(dataset.schema()));
     let planner = Planner::new(schema);
     let expr = planner.parse_filter(sql).ok()?;
@@ -50,7 +83,8 @@ pub(crate) fn plan_filter(dataset: &Dataset, sql: &str) -> Option<MemoryFilter> 
     Some(MemoryFilter {
         expr,
         columns,
-        plain: std::sync::OnceLock::new(),
+        plain: OnceLock::new(),
+        keyed: Mutex::new(HashMap::new()),
     })
 }
 
@@ -85,8 +119,7 @@ pub(crate) fn evaluate(
     let physical = if dictionaries.is_empty() {
         plain_expr(filter, cached)?
     } else {
-        let expr = compare_keys(filter.expr.clone(), &dictionaries)?;
-        Planner::new(schema).create_physical_expr(&expr)?
+        keyed_expr(filter, &dictionaries, schema)?
     };
     let value = physical.evaluate(&batch)?.into_array(segment.rows)?;
     Ok(value
@@ -96,7 +129,35 @@ pub(crate) fn evaluate(
         .unwrap_or_else(|| BooleanArray::from(vec![false; segment.rows])))
 }
 
-/// The filter planned over its own columns, once per read.
+/// The filter planned over dictionary keys for one segment's dictionaries.
+fn keyed_expr(
+    filter: &MemoryFilter,
+    dictionaries: &Dictionaries,
+    schema: SchemaRef,
+) -> Result<Arc<dyn PhysicalExpr>> {
+    let expr = compare_keys(filter.expr.clone(), dictionaries)?;
+    // The plan binds columns by position: it depends on the rewritten filter and on the
+    // segment's columns, keys included.
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    let key = format!("{expr} | {}", names.join(","));
+    if let Some(planned) = filter
+        .keyed
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&key)
+    {
+        return Ok(planned.clone());
+    }
+    let planned = Planner::new(schema).create_physical_expr(&expr)?;
+    filter
+        .keyed
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key, planned.clone());
+    Ok(planned)
+}
+
+/// The filter planned over its own columns, once.
 fn plain_expr(filter: &MemoryFilter, cached: &CachedColumns) -> Result<Arc<dyn PhysicalExpr>> {
     if let Some(planned) = filter.plain.get() {
         return Ok(planned.clone());

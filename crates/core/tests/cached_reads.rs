@@ -215,6 +215,27 @@ async fn cached_reads_equal_lance_reads_across_writes() {
     assert_eq!(cached, lance, "after renames");
     check_all(&table, "after renames").await;
 
+    // The same filter text over a column whose name now holds another type is planned
+    // again (filters are remembered per version).
+    let request = QueryRequest {
+        filter: Some("id > 4000".into()),
+        ..Default::default()
+    };
+    let (cached, _) = both(&table, &request).await;
+    assert!(cached.num_rows() > 0);
+    for (from, to) in [("id", "tmp"), ("score", "id"), ("tmp", "score")] {
+        table
+            .alter_columns(&[rename(from, to)], &note)
+            .await
+            .unwrap();
+    }
+    let (cached, lance) = both(&table, &request).await;
+    assert_eq!(cached.num_rows(), 0);
+    assert_eq!(
+        cached, lance,
+        "after swapping an integer and a float column"
+    );
+
     // An old version reads its own fragments.
     table.checkout(2).await.unwrap();
     check_all(&table, "version 2").await;
