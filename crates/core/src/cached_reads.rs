@@ -172,6 +172,12 @@ fn matching_rows(
             break;
         }
         let batch = cached.batch(f)?.project(&projection)?;
+        if filter.is_none() {
+            if let Some(live) = &cached.segments[f].live {
+                picked.take(batch, live.set_indices(), &mut skip, &mut remaining);
+                continue;
+            }
+        }
         if let Some(filter) = filter {
             let mask = evaluate(filter, cached, f)?;
             if mask.true_count() < batch.num_rows() {

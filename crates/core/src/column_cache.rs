@@ -1,10 +1,12 @@
 //! Decoded columns kept in memory, per fragment.
 //!
-//! A fragment's data files never change, so the live rows of a column in a fragment, decoded,
-//! stay correct for as long as the fragment exists unchanged (same files, same deletion file).
-//! Reads that need whole columns anyway (full-table reads, filters, exact kNN) decode them
-//! once and reuse them in every later version that still has the fragment; an append decodes
-//! only its new fragment, a delete only the fragments it touched.
+//! A fragment's data files never change, so its decoded columns stay correct for as long as
+//! the fragment's files exist. The cache keeps every physical row (deleted ones included) and
+//! applies the fragment's deletion vector when it reads, so a delete, an update or a merge
+//! that only adds deletions to a fragment leaves its columns in memory. Reads that need whole
+//! columns anyway (full-table reads, filters, exact kNN) decode them once and reuse them in
+//! every later version that still has the fragment's files; an append decodes only its new
+//! fragment.
 //!
 //! The cache is bounded (`PALIMPSEST_CACHE_MB`, default 2048; 0 turns it off) and drops the
 //! least recently used entries first. A column is kept on its second read, so one-off reads
@@ -17,6 +19,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use arrow_array::{
     Array, ArrayRef, RecordBatch, RecordBatchOptions, StringArray, UInt32Array, UInt64Array,
 };
+use arrow_buffer::{BooleanBuffer, BooleanBufferBuilder};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::ScalarValue;
 use futures::TryStreamExt;
@@ -122,14 +125,51 @@ pub(crate) struct CachedColumn {
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct Key {
     uri: String,
-    /// The fragment as the manifest describes it: any change to it is a new key.
+    /// The fragment's files as the manifest describes them (`Identity::files`); `_rowid`
+    /// uses the whole fragment, deletions included (lance nulls deleted rows' ids).
     fragment: Arc<str>,
     field: i32,
+}
+
+/// A fragment as cache keys see it.
+struct Identity {
+    /// Everything but the deletion file: the data the columns are decoded from.
+    files: Arc<str>,
+    /// The whole fragment: which of its rows are live, too.
+    whole: Arc<str>,
+}
+
+impl Identity {
+    fn of(fragment: &Fragment) -> Identity {
+        let whole = fingerprint(fragment);
+        let files = if fragment.deletion_file.is_some() {
+            let mut files = fragment.clone();
+            files.deletion_file = None;
+            fingerprint(&files)
+        } else {
+            whole.clone()
+        };
+        Identity { files, whole }
+    }
+
+    fn key(&self, uri: &str, field: i32) -> Key {
+        Key {
+            uri: uri.to_string(),
+            fragment: if field == ROW_ID_KEY {
+                self.whole.clone()
+            } else {
+                self.files.clone()
+            },
+            field,
+        }
+    }
 }
 
 #[derive(Default)]
 struct Cache {
     entries: HashMap<Key, (Arc<CachedColumn>, u64)>,
+    /// Live rows of fragments with deletions, by table and whole fragment.
+    live: HashMap<(String, Arc<str>), Arc<BooleanBuffer>>,
     /// Columns read once: a second read keeps them (only hot columns take memory).
     seen: std::collections::HashSet<Key>,
     clock: u64,
@@ -138,6 +178,8 @@ struct Cache {
 
 /// Most keys remembered as read once; past it the set starts over.
 const MAX_SEEN: usize = 100_000;
+/// Most live-row masks kept (an eighth of a byte per row each); past it they start over.
+const MAX_LIVE_MASKS: usize = 256;
 
 pub(crate) fn budget_bytes() -> usize {
     static BUDGET: OnceLock<usize> = OnceLock::new();
@@ -195,10 +237,12 @@ impl Cache {
     }
 }
 
-/// A run of live rows with every requested column (zero-copy slices of cached chunks).
+/// A run of a fragment's rows with every requested column (zero-copy slices of cached
+/// chunks), and which of them are live when some are deleted.
 pub(crate) struct Segment {
     pub columns: Vec<Chunk>,
     pub rows: usize,
+    pub live: Option<BooleanBuffer>,
 }
 
 /// Whole columns of a version, as segments in scan order (empty ones left out).
@@ -221,8 +265,13 @@ impl CachedColumns {
     }
 }
 
-/// One fragment's columns cut into segments at every chunk boundary of any of them.
-fn segments_of(columns: &[Arc<CachedColumn>], out: &mut Vec<Segment>) {
+/// One fragment's columns cut into segments at every chunk boundary of any of them, with the
+/// fragment's live rows (`None`: all).
+fn segments_of(
+    columns: &[Arc<CachedColumn>],
+    live: Option<&BooleanBuffer>,
+    out: &mut Vec<Segment>,
+) {
     let mut ends: Vec<usize> = columns
         .iter()
         .flat_map(|c| {
@@ -251,9 +300,13 @@ fn segments_of(columns: &[Arc<CachedColumn>], out: &mut Vec<Segment>) {
             at[c] = (i, chunk_start);
             chunks.push(column.chunks[i].slice(start - chunk_start, end - start));
         }
+        let live = live
+            .map(|l| l.slice(start, end - start))
+            .filter(|l| l.count_set_bits() < l.len());
         out.push(Segment {
             columns: chunks,
             rows: end - start,
+            live,
         });
         start = end;
     }
@@ -300,17 +353,13 @@ pub(crate) fn all_cached(dataset: &Dataset, columns: &[String]) -> bool {
         return false;
     };
     let uri = dataset.uri().to_string();
+    let identities: Vec<Identity> = dataset.fragments().iter().map(Identity::of).collect();
     // A look, not a use: leaves the entries' recency as it was.
     let cache = cache();
-    dataset.fragments().iter().all(|fragment| {
-        let fingerprint = fingerprint(fragment);
-        fields.iter().all(|field| {
-            cache.entries.contains_key(&Key {
-                uri: uri.clone(),
-                fragment: fingerprint.clone(),
-                field: *field,
-            })
-        })
+    identities.iter().all(|identity| {
+        fields
+            .iter()
+            .all(|field| cache.entries.contains_key(&identity.key(&uri, *field)))
     })
 }
 
@@ -351,17 +400,13 @@ pub(crate) async fn load(
     };
     let uri = dataset.uri().to_string();
     let fragments = dataset.fragments().clone();
-    let keys: Vec<Vec<Key>> = fragments
+    let identities: Vec<Identity> = fragments.iter().map(Identity::of).collect();
+    let keys: Vec<Vec<Key>> = identities
         .iter()
-        .map(|fragment| {
-            let fingerprint = fingerprint(fragment);
+        .map(|identity| {
             fields
                 .iter()
-                .map(|(_, id)| Key {
-                    uri: uri.clone(),
-                    fragment: fingerprint.clone(),
-                    field: *id,
-                })
+                .map(|(_, id)| identity.key(&uri, *id))
                 .collect()
         })
         .collect();
@@ -406,12 +451,14 @@ pub(crate) async fn load(
             .sum();
         let rows: usize = missing
             .iter()
-            .map(|f| fragments[*f].num_rows().unwrap_or(0))
+            .map(|f| fragments[*f].physical_rows.unwrap_or(0))
             .sum::<usize>();
         if rows.saturating_mul(width) > budget {
             return Ok(None);
         }
-        let decoded = decode(dataset, &fragments, &missing, &decoded_fields).await?;
+        let Some(decoded) = decode(dataset, &fragments, &missing, &decoded_fields).await? else {
+            return Ok(None);
+        };
         let mut cache = cache();
         for (f, columns) in decoded {
             for (column, c) in columns.into_iter().zip(&lacking) {
@@ -424,23 +471,65 @@ pub(crate) async fn load(
         fields.into_iter().map(|(f, _)| f).collect::<Vec<_>>(),
     ));
     let mut segments = Vec::new();
-    for columns in found {
+    for ((columns, fragment), identity) in found.into_iter().zip(fragments.iter()).zip(&identities)
+    {
         let columns: Vec<Arc<CachedColumn>> = columns
             .into_iter()
             .map(|c| c.expect("every missing column was decoded"))
             .collect();
-        segments_of(&columns, &mut segments);
+        let live = live_rows(dataset, fragment, &identity.whole).await?;
+        segments_of(&columns, live.as_deref(), &mut segments);
     }
     Ok(Some(CachedColumns { schema, segments }))
 }
 
-/// Decodes `fields` of the fragments at `which`, in one scan, split by fragment.
+/// Which rows of `fragment` are live, when it has deletions; remembered per deletion file.
+async fn live_rows(
+    dataset: &Dataset,
+    fragment: &Fragment,
+    whole: &Arc<str>,
+) -> Result<Option<Arc<BooleanBuffer>>> {
+    if fragment.deletion_file.is_none() {
+        return Ok(None);
+    }
+    let key = (dataset.uri().to_string(), whole.clone());
+    if let Some(live) = cache().live.get(&key) {
+        return Ok(Some(live.clone()));
+    }
+    let rows = fragment.physical_rows.unwrap_or(0);
+    let mut live = BooleanBufferBuilder::new(rows);
+    live.append_n(rows, true);
+    let file = dataset.get_fragment(fragment.id as usize).ok_or_else(|| {
+        crate::error::Error::from(lance::Error::internal(format!(
+            "fragment {} is not in the version it was listed in",
+            fragment.id
+        )))
+    })?;
+    if let Some(deleted) = file.get_deletion_vector().await? {
+        for row in deleted.iter() {
+            if (row as usize) < rows {
+                live.set_bit(row as usize, false);
+            }
+        }
+    }
+    let live = Arc::new(live.finish());
+    let mut cache = cache();
+    if cache.live.len() >= MAX_LIVE_MASKS {
+        cache.live.clear();
+    }
+    cache.live.insert(key, live.clone());
+    Ok(Some(live))
+}
+
+/// Decodes `fields` of every physical row (deleted ones too) of the fragments at `which`, in
+/// one scan, split by fragment. `None` when the scan does not hand out each fragment's rows
+/// exactly once and in order (the caller then reads through lance).
 async fn decode(
     dataset: &Dataset,
     fragments: &[Fragment],
     which: &[usize],
     fields: &[(Field, i32)],
-) -> Result<Vec<(usize, Vec<Arc<CachedColumn>>)>> {
+) -> Result<Option<Vec<(usize, Vec<Arc<CachedColumn>>)>>> {
     let mut names: Vec<&str> = fields
         .iter()
         .map(|(f, _)| f.name().as_str())
@@ -456,11 +545,13 @@ async fn decode(
     scan.scan_in_order(true);
     // Few large chunks: every chunk costs a filter evaluation and an output batch later.
     scan.batch_size(CHUNK_ROWS);
-    if fields.iter().any(|(f, _)| f.name() == ROW_ID) {
-        scan.with_row_id();
-    }
+    // lance hands out deleted rows only beside row ids.
+    scan.with_row_id();
     scan.with_row_address();
+    scan.include_deleted_rows();
     let mut stream = scan.try_into_stream().await?;
+    // The next physical offset expected of each fragment.
+    let mut next: HashMap<u64, u64> = HashMap::new();
 
     // Chunks of each fragment id, per field, in order: a batch may end or start mid-fragment.
     // Each batch is moved into the cache's memory as it arrives, so a fill holds one decoded
@@ -474,8 +565,13 @@ async fn decode(
         let mut start = 0;
         while start < batch.num_rows() {
             let id = addresses.value(start) >> 32;
-            let mut end = start + 1;
+            let mut end = start;
+            let expected = next.entry(id).or_insert(0);
             while end < batch.num_rows() && addresses.value(end) >> 32 == id {
+                if addresses.value(end) & u64::from(u32::MAX) != *expected {
+                    return Ok(None);
+                }
+                *expected += 1;
                 end += 1;
             }
             let piece = batch.slice(start, end - start);
@@ -493,6 +589,14 @@ async fn decode(
     }
     let mut out = Vec::with_capacity(which.len());
     for f in which {
+        let fragment = &fragments[*f];
+        let decoded = next.get(&fragment.id).copied().unwrap_or(0);
+        if fragment
+            .physical_rows
+            .is_none_or(|rows| rows as u64 != decoded)
+        {
+            return Ok(None);
+        }
         let columns = parts
             .remove(&fragments[*f].id)
             .unwrap_or_else(|| vec![Vec::new(); fields.len()])
@@ -512,7 +616,7 @@ async fn decode(
             .collect();
         out.push((*f, columns));
     }
-    Ok(out)
+    Ok(Some(out))
 }
 
 /// Keys into the distinct values of `strings`, when there are few of them.

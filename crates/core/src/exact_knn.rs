@@ -8,7 +8,7 @@ use std::collections::BinaryHeap;
 use std::sync::Arc;
 
 use arrow_array::{Array, ArrayRef, FixedSizeListArray, Float32Array, RecordBatch};
-use arrow_buffer::NullBuffer;
+use arrow_buffer::{BooleanBuffer, NullBuffer};
 use arrow_schema::{DataType, Field, Schema};
 use lance::index::DatasetIndexExt;
 use lance::Dataset;
@@ -82,7 +82,7 @@ pub(crate) async fn search(
     let parts: Vec<VectorPart> = cached
         .segments
         .iter()
-        .map(|s| VectorPart::of(s.columns[at].values.as_ref()))
+        .map(|s| VectorPart::of(s.columns[at].values.as_ref(), s.live.as_ref()))
         .collect();
     let metric = vector.distance_type.unwrap_or(DistanceType::L2);
     let nearest = top_k(&parts, &vector.values, vector.k, metric);
@@ -114,15 +114,16 @@ pub(crate) async fn search(
     )?))
 }
 
-/// One segment's vectors: the flat values and which rows have one.
+/// One segment's vectors: the flat values, which rows have one, and which rows are live.
 struct VectorPart<'a> {
     dim: usize,
     values: &'a [f32],
     valid: Option<&'a NullBuffer>,
+    live: Option<&'a BooleanBuffer>,
 }
 
 impl<'a> VectorPart<'a> {
-    fn of(array: &'a dyn Array) -> Self {
+    fn of(array: &'a dyn Array, live: Option<&'a BooleanBuffer>) -> Self {
         let list = array
             .as_any()
             .downcast_ref::<FixedSizeListArray>()
@@ -138,6 +139,7 @@ impl<'a> VectorPart<'a> {
             dim,
             values: &flat.values()[start..start + list.len() * dim],
             valid: list.nulls().filter(|n| n.null_count() > 0),
+            live,
         }
     }
 }
@@ -221,7 +223,10 @@ fn nearest_in(
         for (i, d) in out.iter().enumerate() {
             let row = start + b * BLOCK + i;
             // Rows without a vector have no distance; lance leaves them out too.
-            if d.is_nan() || part.valid.is_some_and(|v| v.is_null(row)) {
+            if d.is_nan()
+                || part.valid.is_some_and(|v| v.is_null(row))
+                || part.live.is_some_and(|l| !l.value(row))
+            {
                 continue;
             }
             let candidate = Candidate(*d, row);

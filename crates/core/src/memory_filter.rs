@@ -122,11 +122,19 @@ pub(crate) fn evaluate(
         keyed_expr(filter, &dictionaries, schema)?
     };
     let value = physical.evaluate(&batch)?.into_array(segment.rows)?;
-    Ok(value
+    let value = value
         .as_any()
         .downcast_ref::<BooleanArray>()
         .cloned()
-        .unwrap_or_else(|| BooleanArray::from(vec![false; segment.rows])))
+        .unwrap_or_else(|| BooleanArray::from(vec![false; segment.rows]));
+    // Deleted rows never match.
+    Ok(match &segment.live {
+        Some(live) => {
+            let (values, nulls) = value.into_parts();
+            BooleanArray::new(&values & live, nulls)
+        }
+        None => value,
+    })
 }
 
 /// The filter planned over dictionary keys for one segment's dictionaries.

@@ -15,6 +15,7 @@ use palimpsest_core::arrow_array::{
 use palimpsest_core::arrow_schema::{DataType, Field};
 use palimpsest_core::{
     AddMode, ColumnChange, CommitNote, Connection, CreateMode, QueryRequest, TableHandle,
+    VectorRequest,
 };
 
 use common::connection;
@@ -307,4 +308,97 @@ async fn explain_plan_names_the_column_cache_once_columns_are_hot() {
         .await
         .unwrap()
         .contains(NOTE));
+}
+
+/// Columns stay in memory across a delete: the cache keeps every physical row and applies
+/// each version's deletion vector, so the version after the delete and the one before it are
+/// both answered from memory (here while the data files are out of reach).
+#[tokio::test]
+async fn deletes_keep_the_columns_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = connection(&dir);
+    let table = table(&conn).await;
+    let note = CommitNote::default();
+    let all = QueryRequest::default();
+    let (_, before) = both(&table, &all).await;
+    // The second read kept every column.
+    let (cached, _) = both(&table, &all).await;
+    assert_eq!(cached, before);
+    let version_before = table.version().await.unwrap();
+    table.delete("id % 3 = 0", &note).await.unwrap();
+
+    let ids = before.column_by_name("id").unwrap();
+    let ids = ids.as_any().downcast_ref::<Int64Array>().unwrap();
+    let keep = palimpsest_core::arrow_array::BooleanArray::from_iter(
+        ids.iter().map(|id| Some(id.unwrap() % 3 != 0)),
+    );
+    let after = arrow_select::filter::filter_record_batch(&before, &keep).unwrap();
+
+    let data = dir.path().join("t.lance").join("data");
+    let files: Vec<_> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let hidden = dir.path().join("hidden");
+    std::fs::create_dir(&hidden).unwrap();
+    for file in &files {
+        std::fs::rename(file, hidden.join(file.file_name().unwrap())).unwrap();
+    }
+    let read = |request: QueryRequest| {
+        let table = &table;
+        async move {
+            let batches = table.query(&request).await.unwrap();
+            arrow_select::concat::concat_batches(&batches[0].schema(), &batches).unwrap()
+        }
+    };
+    let full = read(QueryRequest::default()).await;
+    let range = read(QueryRequest {
+        filter: Some("id >= 10 AND id < 200".into()),
+        columns: Some(vec!["id".into()]),
+        ..Default::default()
+    })
+    .await;
+    let c1 = table.count_rows(Some("category = 'c1'")).await;
+    let nearest = read(QueryRequest {
+        columns: Some(vec!["id".into()]),
+        vector: Some(VectorRequest {
+            values: vec![12.0, 13.0, 14.0, 15.0],
+            k: 1,
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+    .await;
+    table.checkout(version_before).await.unwrap();
+    let full_before = read(QueryRequest::default()).await;
+    for file in &files {
+        std::fs::rename(hidden.join(file.file_name().unwrap()), file).unwrap();
+    }
+    table.checkout_latest().await.unwrap();
+
+    assert_eq!(full, after);
+    let range: Vec<i64> = range
+        .column(0)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap()
+        .values()
+        .to_vec();
+    assert_eq!(range, (10..200).filter(|i| i % 3 != 0).collect::<Vec<_>>());
+    let category = after.column_by_name("category").unwrap();
+    let category = category.as_any().downcast_ref::<StringArray>().unwrap();
+    let want = category.iter().filter(|c| *c == Some("c1")).count() as u64;
+    assert_eq!(c1.unwrap(), want);
+    // Row 3's own vector was deleted; its neighbours at the same distance remain.
+    let nearest = nearest.column_by_name("id").unwrap();
+    let nearest = nearest
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap()
+        .value(0);
+    assert!(
+        nearest == 2 || nearest == 4,
+        "nearest live row, got {nearest}"
+    );
+    assert_eq!(full_before, before);
 }
