@@ -4,7 +4,8 @@
 //! address through a row-id index built for the version. Once fragments have deletions that
 //! index resolves every id by scanning a bitmap from its start, so a 1% delete on a 1M-row
 //! table spent most of its time there. The scan can hand out the addresses directly, which
-//! is all a delete needs: deletion files are keyed by address.
+//! is all a delete needs: deletion files are keyed by address. When the predicate's columns
+//! are in memory the addresses come from the column cache and no data file is read.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -52,7 +53,10 @@ pub(crate) async fn stage_delete(
             (Vec::new(), removed, None, count)
         }
         Some(_) => {
-            let addresses = matching_addresses(&mut scanner).await?;
+            let addresses = match addresses_in_memory(&dataset, predicate).await {
+                Some(addresses) => addresses,
+                None => matching_addresses(&mut scanner).await?,
+            };
             let (updated, removed) = extend_deletions(&dataset, &addresses).await?;
             let count = addresses.len();
             (
@@ -73,6 +77,20 @@ pub(crate) async fn stage_delete(
         affected_rows: affected,
         num_deleted_rows: count,
     })
+}
+
+/// The addresses of the rows matching `predicate`, from the column cache when the columns it
+/// reads are in memory.
+async fn addresses_in_memory(dataset: &Dataset, predicate: &str) -> Option<RoaringTreemap> {
+    let batches = crate::cached_reads::rows_with_addresses(dataset, Some(predicate), &[])
+        .await
+        .ok()??;
+    let mut addresses = RoaringTreemap::new();
+    for batch in batches {
+        let column = batch.column_by_name(ROW_ADDR)?;
+        addresses.extend(column.as_primitive::<UInt64Type>().values().iter().copied());
+    }
+    Some(addresses)
 }
 
 async fn matching_addresses(

@@ -87,3 +87,41 @@ async fn repeated_deletes_remove_exactly_the_matching_rows_and_keep_row_ids() {
     assert_eq!(result.rows_deleted, expected.len() as u64);
     assert_eq!(table.count_rows(None).await.unwrap(), 0);
 }
+
+/// With the predicate's columns in memory a delete finds its rows there: it works while the
+/// data files are out of reach, and later reads still come from memory.
+#[tokio::test]
+async fn deletes_of_rows_in_memory_do_not_read_the_data_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = common::connection(&dir);
+    let note = CommitNote::default();
+    let table = conn
+        .create_table("t", vec![ids(0..5_000)], None, CreateMode::Create, &note)
+        .await
+        .unwrap();
+    // The second read keeps the columns.
+    row_ids(&table).await;
+    let mut expected = row_ids(&table).await;
+
+    let data = dir.path().join("t.lance").join("data");
+    let files: Vec<_> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let hidden = dir.path().join("hidden");
+    std::fs::create_dir(&hidden).unwrap();
+    for file in &files {
+        std::fs::rename(file, hidden.join(file.file_name().unwrap())).unwrap();
+    }
+    let first = table.delete("id % 4 = 1", &note).await;
+    let second = table.delete("id >= 4000", &note).await;
+    let count = table.count_rows(Some("id < 100")).await;
+    for file in &files {
+        std::fs::rename(hidden.join(file.file_name().unwrap()), file).unwrap();
+    }
+    assert_eq!(first.unwrap().rows_deleted, 1_250);
+    assert_eq!(second.unwrap().rows_deleted, 750);
+    assert_eq!(count.unwrap(), 75);
+    expected.retain(|id, _| id % 4 != 1 && *id < 4_000);
+    assert_eq!(row_ids(&table).await, expected);
+}
