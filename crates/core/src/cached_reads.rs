@@ -124,7 +124,11 @@ pub(crate) async fn rows_with_addresses(
         None => None,
     };
     let mut output = columns.to_vec();
-    if !column_cache::all_cached(dataset, &needed_columns(&output, filter.as_deref())) {
+    // Writes add small fragments (an update's rewritten rows, a merge's new ones): when most
+    // of the table is in memory those are decoded now rather than reading it all through
+    // lance.
+    let needed = needed_columns(&output, filter.as_deref());
+    if column_cache::cached_share(dataset, &needed) < MOSTLY_CACHED {
         return Ok(None);
     }
     // Row ids and addresses are decoded now if they are not kept yet: cheap beside the
@@ -140,6 +144,9 @@ pub(crate) async fn rows_with_addresses(
     };
     matching_rows(&cached, output.len(), filter.as_deref(), window).map(Some)
 }
+
+/// The share of a table's rows a write needs in memory to read the rest into memory too.
+const MOSTLY_CACHED: f64 = 0.9;
 
 /// Rows to skip, then rows to return at most.
 struct Window {

@@ -125,8 +125,7 @@ pub(crate) struct CachedColumn {
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct Key {
     uri: String,
-    /// The fragment's files as the manifest describes them (`Identity::files`); `_rowid`
-    /// uses the whole fragment, deletions included (lance nulls deleted rows' ids).
+    /// The fragment's files and row ids as the manifest describes them (`Identity::files`).
     fragment: Arc<str>,
     field: i32,
 }
@@ -155,11 +154,7 @@ impl Identity {
     fn key(&self, uri: &str, field: i32) -> Key {
         Key {
             uri: uri.to_string(),
-            fragment: if field == ROW_ID_KEY {
-                self.whole.clone()
-            } else {
-                self.files.clone()
-            },
+            fragment: self.files.clone(),
             field,
         }
     }
@@ -342,25 +337,43 @@ fn row_width(data_type: &DataType) -> usize {
 
 /// Whether every requested column of every fragment is already decoded.
 pub(crate) fn all_cached(dataset: &Dataset, columns: &[String]) -> bool {
+    cached_share(dataset, columns) >= 1.0
+}
+
+/// The share of the table's rows whose fragments have every requested column decoded (0 when
+/// a name is not a cacheable column or the cache is off).
+pub(crate) fn cached_share(dataset: &Dataset, columns: &[String]) -> f64 {
     if budget_bytes() == 0 {
-        return false;
+        return 0.0;
     }
     let Some(fields) = columns
         .iter()
         .map(|c| field_of(dataset, c).map(|(_, id)| id))
         .collect::<Option<Vec<_>>>()
     else {
-        return false;
+        return 0.0;
     };
     let uri = dataset.uri().to_string();
-    let identities: Vec<Identity> = dataset.fragments().iter().map(Identity::of).collect();
+    let fragments = dataset.fragments();
+    let identities: Vec<Identity> = fragments.iter().map(Identity::of).collect();
     // A look, not a use: leaves the entries' recency as it was.
     let cache = cache();
-    identities.iter().all(|identity| {
-        fields
+    let (mut cached, mut total) = (0usize, 0usize);
+    for (fragment, identity) in fragments.iter().zip(&identities) {
+        let rows = fragment.physical_rows.unwrap_or(0);
+        total += rows;
+        if fields
             .iter()
             .all(|field| cache.entries.contains_key(&identity.key(&uri, *field)))
-    })
+        {
+            cached += rows;
+        }
+    }
+    if total == 0 {
+        // An empty table: nothing to decode.
+        return if identities.is_empty() { 0.0 } else { 1.0 };
+    }
+    cached as f64 / total as f64
 }
 
 fn fingerprint(fragment: &Fragment) -> Arc<str> {
@@ -443,11 +456,9 @@ pub(crate) async fn load(
         let lacking: Vec<usize> = (0..fields.len())
             .filter(|c| missing.iter().any(|f| found[*f][*c].is_none()))
             .collect();
-        let decoded_fields: Vec<(Field, i32)> =
-            lacking.iter().map(|c| fields[*c].clone()).collect();
-        let width: usize = decoded_fields
+        let width: usize = lacking
             .iter()
-            .map(|(f, _)| row_width(f.data_type()))
+            .map(|c| row_width(fields[*c].0.data_type()))
             .sum();
         let rows: usize = missing
             .iter()
@@ -456,15 +467,37 @@ pub(crate) async fn load(
         if rows.saturating_mul(width) > budget {
             return Ok(None);
         }
-        let Some(decoded) = decode(dataset, &fragments, &missing, &decoded_fields).await? else {
-            return Ok(None);
-        };
-        let mut cache = cache();
-        for (f, columns) in decoded {
-            for (column, c) in columns.into_iter().zip(&lacking) {
-                cache.insert(keys[f][*c].clone(), column.clone());
-                found[f][*c] = Some(column);
+        // Row ids and addresses come from the manifest, not the data files.
+        let (pseudo, data): (Vec<usize>, Vec<usize>) = lacking
+            .iter()
+            .partition(|c| matches!(fields[**c].1, ROW_ID_KEY | ROW_ADDR_KEY));
+        let mut built = Vec::new();
+        for f in &missing {
+            for c in &pseudo {
+                if found[*f][*c].is_none() {
+                    let Some(column) = pseudo_column(dataset, &fragments[*f], fields[*c].1).await?
+                    else {
+                        return Ok(None);
+                    };
+                    built.push((*f, *c, column));
+                }
             }
+        }
+        if !data.is_empty() {
+            let data_fields: Vec<(Field, i32)> = data.iter().map(|c| fields[*c].clone()).collect();
+            let Some(decoded) = decode(dataset, &fragments, &missing, &data_fields).await? else {
+                return Ok(None);
+            };
+            for (f, columns) in decoded {
+                for (column, c) in columns.into_iter().zip(&data) {
+                    built.push((f, *c, column));
+                }
+            }
+        }
+        let mut cache = cache();
+        for (f, c, column) in built {
+            cache.insert(keys[f][c].clone(), column.clone());
+            found[f][c] = Some(column);
         }
     }
     let schema = Arc::new(Schema::new(
@@ -481,6 +514,39 @@ pub(crate) async fn load(
         segments_of(&columns, live.as_deref(), &mut segments);
     }
     Ok(Some(CachedColumns { schema, segments }))
+}
+
+/// `_rowid` or `_rowaddr` of every physical row of `fragment`, from the manifest: stable row
+/// ids from the fragment's row-id sequence, otherwise the address. `None` when the sequence
+/// does not cover the fragment's rows.
+async fn pseudo_column(
+    dataset: &Dataset,
+    fragment: &Fragment,
+    field: i32,
+) -> Result<Option<Arc<CachedColumn>>> {
+    let rows = fragment.physical_rows.unwrap_or(0) as u64;
+    let base = fragment.id << 32;
+    let values: Vec<u64> = if field == ROW_ID_KEY && dataset.manifest().uses_stable_row_ids() {
+        let sequence = lance::dataset::rowids::load_row_id_sequence(dataset, fragment).await?;
+        let ids: Vec<u64> = sequence.iter().collect();
+        if ids.len() as u64 != rows {
+            return Ok(None);
+        }
+        ids
+    } else {
+        (0..rows).map(|offset| base | offset).collect()
+    };
+    let values = UInt64Array::from(values);
+    let chunks: Vec<Chunk> = (0..values.len())
+        .step_by(CHUNK_ROWS)
+        .map(|start| {
+            let piece: ArrayRef =
+                Arc::new(values.slice(start, CHUNK_ROWS.min(values.len() - start)));
+            Chunk::new(&piece)
+        })
+        .collect();
+    let bytes = values.get_array_memory_size();
+    Ok(Some(Arc::new(CachedColumn { chunks, bytes })))
 }
 
 /// Which rows of `fragment` are live, when it has deletions; remembered per deletion file.
@@ -530,15 +596,7 @@ async fn decode(
     which: &[usize],
     fields: &[(Field, i32)],
 ) -> Result<Option<Vec<(usize, Vec<Arc<CachedColumn>>)>>> {
-    let mut names: Vec<&str> = fields
-        .iter()
-        .map(|(f, _)| f.name().as_str())
-        .filter(|n| *n != ROW_ID && *n != ROW_ADDR)
-        .collect();
-    if names.is_empty() {
-        // Only pseudo-columns: project the address, which every decode reads anyway.
-        names.push(ROW_ADDR);
-    }
+    let names: Vec<&str> = fields.iter().map(|(f, _)| f.name().as_str()).collect();
     let mut scan = dataset.scan();
     scan.with_fragments(which.iter().map(|f| fragments[*f].clone()).collect());
     scan.project(&names)?;

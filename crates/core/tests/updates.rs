@@ -198,3 +198,57 @@ async fn updates_of_rows_in_memory_do_not_read_the_data_files() {
     assert_eq!(state(&table).await, expected);
     assert_eq!(ids_where(&table, "val = 21").await, vec![1]);
 }
+
+/// An update leaves the table's columns in memory: the fragment it added deletions to keeps
+/// its decoded columns, and the next write decodes only the small fragment the update wrote.
+#[tokio::test]
+async fn consecutive_updates_keep_reading_from_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = common::connection(&dir);
+    let note = CommitNote::default();
+    let table = conn
+        .create_table("t", vec![rows(0..4_000)], None, CreateMode::Create, &note)
+        .await
+        .unwrap();
+    state(&table).await;
+    let mut expected = state(&table).await;
+    let data = dir.path().join("t.lance").join("data");
+    let original: Vec<_> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+
+    table
+        .update(Some("id < 100"), &[("val".into(), "val + 1".into())], &note)
+        .await
+        .unwrap();
+    // Only the original file goes out of reach; the update's own file stays.
+    let hidden = dir.path().join("hidden");
+    std::fs::create_dir(&hidden).unwrap();
+    for file in &original {
+        std::fs::rename(file, hidden.join(file.file_name().unwrap())).unwrap();
+    }
+    let second = table
+        .update(
+            Some("id % 10 = 5"),
+            &[("val".into(), "val + 2".into())],
+            &note,
+        )
+        .await;
+    let removed = table.delete("id >= 3990", &note).await;
+    for file in &original {
+        std::fs::rename(hidden.join(file.file_name().unwrap()), file).unwrap();
+    }
+    assert_eq!(second.unwrap().rows_updated, 400);
+    assert_eq!(removed.unwrap().rows_deleted, 10);
+    for (id, (val, _)) in expected.iter_mut() {
+        if *id < 100 {
+            *val += 1;
+        }
+        if id % 10 == 5 {
+            *val += 2;
+        }
+    }
+    expected.retain(|id, _| *id < 3_990);
+    assert_eq!(state(&table).await, expected);
+}
