@@ -26,7 +26,7 @@ use lance::Dataset;
 use lance_core::{ROW_ADDR, ROW_ID};
 use lance_datafusion::planner::Planner;
 use lance_select::RowAddrTreeMap;
-use lance_table::format::RowIdMeta;
+use lance_table::format::{Fragment, RowIdMeta};
 use lance_table::rowids::{write_row_ids, RowIdSequence};
 use roaring::RoaringTreemap;
 
@@ -86,7 +86,55 @@ pub(crate) async fn stage_update(
     };
     let rows: SendableRecordBatchStream =
         Box::pin(RecordBatchStreamAdapter::new(schema.clone(), rows));
+    let mut new_fragments = write_new_fragments(&dataset, rows).await?;
+    let Captured { row_ids, addresses } =
+        std::mem::take(&mut *captured.lock().unwrap_or_else(|e| e.into_inner()));
+    carry_row_ids(&mut new_fragments, &row_ids)?;
+    let rows_updated = row_ids.len() as u64;
+    let preserving = assigned_field_ids(&dataset, assignments);
+    let (transaction, affected_rows) =
+        stage_rewrite(&dataset, new_fragments, addresses, preserving).await?;
+    Ok(StagedUpdate {
+        transaction,
+        rows_updated,
+        affected_rows,
+    })
+}
 
+/// The transaction that deletes the rows at `replaced` (by address) and adds `new_fragments`
+/// (rows rewritten elsewhere, carrying their stable ids, and new rows), as lance's own update
+/// and merge insert commit it. `preserving` are the rewritten fields' ids, for lance's index
+/// bookkeeping. Returns the replaced rows for conflict resolution too.
+pub(crate) async fn stage_rewrite(
+    dataset: &Dataset,
+    new_fragments: Vec<Fragment>,
+    replaced: RoaringTreemap,
+    preserving: Vec<u32>,
+) -> Result<(Transaction, RowAddrTreeMap)> {
+    let (updated_fragments, removed_fragment_ids) = extend_deletions(dataset, &replaced).await?;
+    let operation = Operation::Update {
+        removed_fragment_ids,
+        updated_fragments,
+        new_fragments,
+        // Rewritten rows move to new fragments, so no index covers a changed value.
+        fields_modified: vec![],
+        compacted_sstables: vec![],
+        fields_for_preserving_frag_bitmap: preserving,
+        update_mode: Some(UpdateMode::RewriteRows),
+        inserted_rows_filter: None,
+        updated_fragment_offsets: None,
+    };
+    Ok((
+        Transaction::new(dataset.manifest().version, operation, None),
+        RowAddrTreeMap::from(replaced),
+    ))
+}
+
+/// Writes `rows` as new fragments of `dataset` without committing them.
+pub(crate) async fn write_new_fragments(
+    dataset: &Arc<Dataset>,
+    rows: SendableRecordBatchStream,
+) -> Result<Vec<Fragment>> {
     let params = WriteParams {
         mode: WriteMode::Append,
         ..Default::default()
@@ -96,36 +144,10 @@ pub(crate) async fn stage_update(
         .execute_uncommitted_stream(rows)
         .await
         .map_err(classify_execution)?;
-    let Operation::Append {
-        fragments: mut new_fragments,
-    } = written.operation
-    else {
-        return Err(
-            lance::Error::internal("writing the updated rows did not stage an append").into(),
-        );
-    };
-    let Captured { row_ids, addresses } =
-        std::mem::take(&mut *captured.lock().unwrap_or_else(|e| e.into_inner()));
-    carry_row_ids(&mut new_fragments, &row_ids)?;
-    let (updated_fragments, removed_fragment_ids) = extend_deletions(&dataset, &addresses).await?;
-
-    let operation = Operation::Update {
-        removed_fragment_ids,
-        updated_fragments,
-        new_fragments,
-        // Rewritten rows move to new fragments, so no index covers a changed value.
-        fields_modified: vec![],
-        compacted_sstables: vec![],
-        fields_for_preserving_frag_bitmap: assigned_field_ids(&dataset, assignments),
-        update_mode: Some(UpdateMode::RewriteRows),
-        inserted_rows_filter: None,
-        updated_fragment_offsets: None,
-    };
-    Ok(StagedUpdate {
-        transaction: Transaction::new(dataset.manifest().version, operation, None),
-        rows_updated: row_ids.len() as u64,
-        affected_rows: RowAddrTreeMap::from(addresses),
-    })
+    match written.operation {
+        Operation::Append { fragments } => Ok(fragments),
+        _ => Err(lance::Error::internal("writing new rows did not stage an append").into()),
+    }
 }
 
 /// `columns` of the rows matching `filter` with their `_rowid` and `_rowaddr`: from the column
@@ -226,10 +248,7 @@ impl Captured {
 
 /// Gives each new fragment the stable row ids its rows had before the rewrite; fragments
 /// hold the rows in the order they were read.
-pub(crate) fn carry_row_ids(
-    fragments: &mut [lance_table::format::Fragment],
-    row_ids: &[u64],
-) -> lance::Result<()> {
+pub(crate) fn carry_row_ids(fragments: &mut [Fragment], row_ids: &[u64]) -> lance::Result<()> {
     let mut rest = row_ids;
     for fragment in fragments.iter_mut() {
         let rows = fragment.physical_rows.unwrap_or(0);

@@ -17,9 +17,9 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::UInt64Type;
 use arrow_array::{RecordBatch, UInt32Array};
 use arrow_row::{RowConverter, SortField};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use futures::TryStreamExt;
-use lance::dataset::transaction::{Operation, Transaction, UpdateMode};
-use lance::dataset::{InsertBuilder, WriteDestination, WriteMode, WriteParams};
+use lance::dataset::transaction::Transaction;
 use lance::Dataset;
 use lance_core::{ROW_ADDR, ROW_ID};
 use lance_select::RowAddrTreeMap;
@@ -27,9 +27,8 @@ use lance_table::format::Fragment;
 use roaring::RoaringTreemap;
 
 use crate::error::Result;
-use crate::row_deletes::extend_deletions;
-use crate::row_updates::{carry_row_ids, rows_with_addresses};
-use crate::writes::{classify_execution, MergeInsertSpec};
+use crate::row_updates::{carry_row_ids, rows_with_addresses, stage_rewrite, write_new_fragments};
+use crate::writes::MergeInsertSpec;
 
 /// An upsert ready to commit.
 pub(crate) struct StagedUpsert {
@@ -129,27 +128,17 @@ pub(crate) async fn stage_upsert(
     carry_row_ids(&mut new_fragments, &row_ids)?;
     // Inserted rows get new stable ids at the commit.
     new_fragments.extend(write_rows(&dataset, source, &inserting).await?);
-    let (updated_fragments, removed_fragment_ids) = extend_deletions(&dataset, &addresses).await?;
-
-    let operation = Operation::Update {
-        removed_fragment_ids,
-        updated_fragments,
-        new_fragments,
-        fields_modified: vec![],
-        compacted_sstables: vec![],
-        // Every column of the replaced rows is rewritten.
-        fields_for_preserving_frag_bitmap: dataset
-            .schema()
-            .fields_pre_order()
-            .map(|f| f.id as u32)
-            .collect(),
-        update_mode: Some(UpdateMode::RewriteRows),
-        inserted_rows_filter: None,
-        updated_fragment_offsets: None,
-    };
+    // Every column of the replaced rows is rewritten.
+    let preserving = dataset
+        .schema()
+        .fields_pre_order()
+        .map(|f| f.id as u32)
+        .collect();
+    let (transaction, affected_rows) =
+        stage_rewrite(&dataset, new_fragments, addresses, preserving).await?;
     Ok(Some(StagedUpsert {
-        transaction: Transaction::new(dataset.manifest().version, operation, None),
-        affected_rows: RowAddrTreeMap::from(addresses),
+        transaction,
+        affected_rows,
         rows_updated: replacing.len() as u64,
         rows_added: inserting.len() as u64,
     }))
@@ -165,17 +154,7 @@ async fn write_rows(
         return Ok(Vec::new());
     }
     let picked = arrow_select::take::take_record_batch(source, &UInt32Array::from(rows.to_vec()))?;
-    let params = WriteParams {
-        mode: WriteMode::Append,
-        ..Default::default()
-    };
-    let written = InsertBuilder::new(WriteDestination::Dataset(dataset.clone()))
-        .with_params(&params)
-        .execute_uncommitted(vec![picked])
-        .await
-        .map_err(classify_execution)?;
-    match written.operation {
-        Operation::Append { fragments } => Ok(fragments),
-        _ => Err(lance::Error::internal("writing merged rows did not stage an append").into()),
-    }
+    let stream = futures::stream::iter([Ok(picked)]);
+    let rows = Box::pin(RecordBatchStreamAdapter::new(source.schema(), stream));
+    write_new_fragments(dataset, rows).await
 }

@@ -334,16 +334,7 @@ async fn deletes_keep_the_columns_in_memory() {
     );
     let after = arrow_select::filter::filter_record_batch(&before, &keep).unwrap();
 
-    let data = dir.path().join("t.lance").join("data");
-    let files: Vec<_> = std::fs::read_dir(&data)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    let hidden = dir.path().join("hidden");
-    std::fs::create_dir(&hidden).unwrap();
-    for file in &files {
-        std::fs::rename(file, hidden.join(file.file_name().unwrap())).unwrap();
-    }
+    let hidden = common::OutOfReach::new(&dir, common::data_files(&dir, "t"));
     let read = |request: QueryRequest| {
         let table = &table;
         async move {
@@ -371,9 +362,7 @@ async fn deletes_keep_the_columns_in_memory() {
     .await;
     table.checkout(version_before).await.unwrap();
     let full_before = read(QueryRequest::default()).await;
-    for file in &files {
-        std::fs::rename(hidden.join(file.file_name().unwrap()), file).unwrap();
-    }
+    drop(hidden);
     table.checkout_latest().await.unwrap();
 
     assert_eq!(full, after);

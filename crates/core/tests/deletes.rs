@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use palimpsest_core::arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, UInt64Array};
-use palimpsest_core::{AddMode, CommitNote, CreateMode, QueryRequest, TableHandle};
+use palimpsest_core::{AddMode, CommitNote, QueryRequest, TableHandle};
 
 fn ids(range: std::ops::Range<i64>) -> RecordBatch {
     let ids: ArrayRef = Arc::new(Int64Array::from_iter_values(range));
@@ -39,10 +39,7 @@ async fn repeated_deletes_remove_exactly_the_matching_rows_and_keep_row_ids() {
     let dir = tempfile::tempdir().unwrap();
     let conn = common::connection(&dir);
     let note = CommitNote::default();
-    let table = conn
-        .create_table("t", vec![ids(0..6_000)], None, CreateMode::Create, &note)
-        .await
-        .unwrap();
+    let table = common::create_table(&conn, ids(0..6_000)).await;
     table
         .add(vec![ids(6_000..12_000)], AddMode::Append, &note)
         .await
@@ -95,30 +92,16 @@ async fn deletes_of_rows_in_memory_do_not_read_the_data_files() {
     let dir = tempfile::tempdir().unwrap();
     let conn = common::connection(&dir);
     let note = CommitNote::default();
-    let table = conn
-        .create_table("t", vec![ids(0..5_000)], None, CreateMode::Create, &note)
-        .await
-        .unwrap();
+    let table = common::create_table(&conn, ids(0..5_000)).await;
     // The second read keeps the columns.
     row_ids(&table).await;
     let mut expected = row_ids(&table).await;
 
-    let data = dir.path().join("t.lance").join("data");
-    let files: Vec<_> = std::fs::read_dir(&data)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    let hidden = dir.path().join("hidden");
-    std::fs::create_dir(&hidden).unwrap();
-    for file in &files {
-        std::fs::rename(file, hidden.join(file.file_name().unwrap())).unwrap();
-    }
+    let hidden = common::OutOfReach::new(&dir, common::data_files(&dir, "t"));
     let first = table.delete("id % 4 = 1", &note).await;
     let second = table.delete("id >= 4000", &note).await;
     let count = table.count_rows(Some("id < 100")).await;
-    for file in &files {
-        std::fs::rename(hidden.join(file.file_name().unwrap()), file).unwrap();
-    }
+    drop(hidden);
     assert_eq!(first.unwrap().rows_deleted, 1_250);
     assert_eq!(second.unwrap().rows_deleted, 750);
     assert_eq!(count.unwrap(), 75);

@@ -5,44 +5,12 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
-use palimpsest_core::arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, UInt64Array};
-use palimpsest_core::{AddMode, CommitNote, CreateMode, IndexSpec, QueryRequest, TableHandle};
+use common::id_val_state as state;
+use palimpsest_core::arrow_array::{Array, Int64Array, RecordBatch};
+use palimpsest_core::{AddMode, CommitNote, IndexSpec, QueryRequest, TableHandle};
 
 fn rows(range: std::ops::Range<i64>) -> RecordBatch {
-    let vals: ArrayRef = Arc::new(Int64Array::from_iter_values(range.clone().map(|i| i * 10)));
-    let ids: ArrayRef = Arc::new(Int64Array::from_iter_values(range));
-    RecordBatch::try_from_iter(vec![("id", ids), ("val", vals)]).unwrap()
-}
-
-fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> &'a T {
-    batch
-        .column_by_name(name)
-        .unwrap_or_else(|| panic!("no column {name}"))
-        .as_any()
-        .downcast_ref::<T>()
-        .unwrap()
-}
-
-/// id -> (val, stable row id) of every live row.
-async fn state(table: &TableHandle) -> BTreeMap<i64, (i64, u64)> {
-    let request = QueryRequest {
-        with_row_id: true,
-        ..Default::default()
-    };
-    let mut out = BTreeMap::new();
-    for batch in table.query(&request).await.unwrap() {
-        let id = column::<Int64Array>(&batch, "id");
-        let val = column::<Int64Array>(&batch, "val");
-        let row_id = column::<UInt64Array>(&batch, "_rowid");
-        for i in 0..batch.num_rows() {
-            let entry = (val.value(i), row_id.value(i));
-            assert!(out.insert(id.value(i), entry).is_none());
-        }
-    }
-    out
+    common::id_val(range, |i| i * 10)
 }
 
 async fn ids_where(table: &TableHandle, filter: &str) -> Vec<i64> {
@@ -53,7 +21,12 @@ async fn ids_where(table: &TableHandle, filter: &str) -> Vec<i64> {
     };
     let mut ids: Vec<i64> = Vec::new();
     for batch in table.query(&request).await.unwrap() {
-        ids.extend(column::<Int64Array>(&batch, "id").values().iter());
+        let id = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap();
+        ids.extend(id.values().iter());
     }
     ids.sort();
     ids
@@ -64,10 +37,7 @@ async fn repeated_updates_rewrite_exactly_the_matching_rows_and_keep_their_ident
     let dir = tempfile::tempdir().unwrap();
     let conn = common::connection(&dir);
     let note = CommitNote::default();
-    let table = conn
-        .create_table("t", vec![rows(0..3_000)], None, CreateMode::Create, &note)
-        .await
-        .unwrap();
+    let table = common::create_table(&conn, rows(0..3_000)).await;
     table
         .add(vec![rows(3_000..6_000)], AddMode::Append, &note)
         .await
@@ -154,26 +124,13 @@ async fn updates_of_rows_in_memory_do_not_read_the_data_files() {
     let dir = tempfile::tempdir().unwrap();
     let conn = common::connection(&dir);
     let note = CommitNote::default();
-    let table = conn
-        .create_table("t", vec![rows(0..4_000)], None, CreateMode::Create, &note)
-        .await
-        .unwrap();
+    let table = common::create_table(&conn, rows(0..4_000)).await;
     table.delete("id % 10 = 9", &note).await.unwrap();
     // The second read keeps the columns.
     state(&table).await;
     let mut expected = state(&table).await;
 
-    let data = dir.path().join("t.lance").join("data");
-    let files: Vec<_> = std::fs::read_dir(&data)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert!(!files.is_empty());
-    let hidden = dir.path().join("hidden");
-    std::fs::create_dir(&hidden).unwrap();
-    for file in &files {
-        std::fs::rename(file, hidden.join(file.file_name().unwrap())).unwrap();
-    }
+    let hidden = common::OutOfReach::new(&dir, common::data_files(&dir, "t"));
     let result = table
         .update(
             Some("id % 4 = 1"),
@@ -181,9 +138,7 @@ async fn updates_of_rows_in_memory_do_not_read_the_data_files() {
             &note,
         )
         .await;
-    for file in &files {
-        std::fs::rename(hidden.join(file.file_name().unwrap()), file).unwrap();
-    }
+    drop(hidden);
     let result = result.unwrap();
 
     let mut matching = 0;
@@ -206,28 +161,17 @@ async fn consecutive_updates_keep_reading_from_memory() {
     let dir = tempfile::tempdir().unwrap();
     let conn = common::connection(&dir);
     let note = CommitNote::default();
-    let table = conn
-        .create_table("t", vec![rows(0..4_000)], None, CreateMode::Create, &note)
-        .await
-        .unwrap();
+    let table = common::create_table(&conn, rows(0..4_000)).await;
     state(&table).await;
     let mut expected = state(&table).await;
-    let data = dir.path().join("t.lance").join("data");
-    let original: Vec<_> = std::fs::read_dir(&data)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let original = common::data_files(&dir, "t");
 
     table
         .update(Some("id < 100"), &[("val".into(), "val + 1".into())], &note)
         .await
         .unwrap();
     // Only the original file goes out of reach; the update's own file stays.
-    let hidden = dir.path().join("hidden");
-    std::fs::create_dir(&hidden).unwrap();
-    for file in &original {
-        std::fs::rename(file, hidden.join(file.file_name().unwrap())).unwrap();
-    }
+    let hidden = common::OutOfReach::new(&dir, original);
     let second = table
         .update(
             Some("id % 10 = 5"),
@@ -236,9 +180,7 @@ async fn consecutive_updates_keep_reading_from_memory() {
         )
         .await;
     let removed = table.delete("id >= 3990", &note).await;
-    for file in &original {
-        std::fs::rename(hidden.join(file.file_name().unwrap()), file).unwrap();
-    }
+    drop(hidden);
     assert_eq!(second.unwrap().rows_updated, 400);
     assert_eq!(removed.unwrap().rows_deleted, 10);
     for (id, (val, _)) in expected.iter_mut() {

@@ -8,17 +8,10 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use palimpsest_core::arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, UInt64Array};
-use palimpsest_core::{
-    AddMode, CommitNote, CreateMode, ErrorCode, MergeInsertSpec, QueryRequest, TableHandle,
-};
+use palimpsest_core::arrow_array::{ArrayRef, Int64Array, RecordBatch};
+use palimpsest_core::{AddMode, CommitNote, ErrorCode, MergeInsertSpec};
 
-fn rows(ids: impl IntoIterator<Item = i64>, val: impl Fn(i64) -> i64) -> RecordBatch {
-    let ids: Vec<i64> = ids.into_iter().collect();
-    let vals: ArrayRef = Arc::new(Int64Array::from_iter_values(ids.iter().map(|i| val(*i))));
-    let ids: ArrayRef = Arc::new(Int64Array::from(ids));
-    RecordBatch::try_from_iter(vec![("id", ids), ("val", vals)]).unwrap()
-}
+use common::{id_val as rows, id_val_state as state};
 
 fn upsert() -> MergeInsertSpec {
     MergeInsertSpec {
@@ -27,33 +20,6 @@ fn upsert() -> MergeInsertSpec {
         when_not_matched_insert_all: true,
         ..Default::default()
     }
-}
-
-/// id -> (val, stable row id) of every live row.
-async fn state(table: &TableHandle) -> BTreeMap<i64, (i64, u64)> {
-    let request = QueryRequest {
-        with_row_id: true,
-        ..Default::default()
-    };
-    let mut out = BTreeMap::new();
-    for batch in table.query(&request).await.unwrap() {
-        let column = |name: &str| batch.column_by_name(name).unwrap().clone();
-        let id = column("id");
-        let id = id.as_any().downcast_ref::<Int64Array>().unwrap();
-        let val = column("val");
-        let val = val.as_any().downcast_ref::<Int64Array>().unwrap();
-        let row_id = column("_rowid");
-        let row_id = row_id.as_any().downcast_ref::<UInt64Array>().unwrap();
-        for i in 0..batch.num_rows() {
-            assert!(
-                out.insert(id.value(i), (val.value(i), row_id.value(i)))
-                    .is_none(),
-                "id {} twice",
-                id.value(i)
-            );
-        }
-    }
-    out
 }
 
 /// Applies an upsert of `source` ids (value -id) to the model; new rows get row ids the
@@ -98,16 +64,7 @@ async fn upserts_replace_matched_rows_in_place_and_append_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     let conn = common::connection(&dir);
     let note = CommitNote::default();
-    let table = conn
-        .create_table(
-            "t",
-            vec![rows(0..3_000, |i| i * 10)],
-            None,
-            CreateMode::Create,
-            &note,
-        )
-        .await
-        .unwrap();
+    let table = common::create_table(&conn, rows(0..3_000, |i| i * 10)).await;
     table
         .add(vec![rows(3_000..6_000, |i| i * 10)], AddMode::Append, &note)
         .await
@@ -170,16 +127,7 @@ async fn duplicate_keys_still_go_to_lances_merge() {
     let dir = tempfile::tempdir().unwrap();
     let conn = common::connection(&dir);
     let note = CommitNote::default();
-    let table = conn
-        .create_table(
-            "t",
-            vec![rows(0..100, |i| i)],
-            None,
-            CreateMode::Create,
-            &note,
-        )
-        .await
-        .unwrap();
+    let table = common::create_table(&conn, rows(0..100, |i| i)).await;
     let before = table.version().await.unwrap();
     let err = table
         .merge_insert(&upsert(), vec![rows([5, 5], |i| i)], &note)
@@ -196,38 +144,18 @@ async fn upserts_with_keys_in_memory_do_not_read_the_data_files() {
     let dir = tempfile::tempdir().unwrap();
     let conn = common::connection(&dir);
     let note = CommitNote::default();
-    let table = conn
-        .create_table(
-            "t",
-            vec![rows(0..4_000, |i| i)],
-            None,
-            CreateMode::Create,
-            &note,
-        )
-        .await
-        .unwrap();
+    let table = common::create_table(&conn, rows(0..4_000, |i| i)).await;
     // The second read keeps the columns.
     state(&table).await;
     let mut model = state(&table).await;
     let source: Vec<i64> = (3_990..4_010).collect();
     let (updated, added) = expect_upsert(&mut model, &source);
 
-    let data = dir.path().join("t.lance").join("data");
-    let files: Vec<_> = std::fs::read_dir(&data)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    let hidden = dir.path().join("hidden");
-    std::fs::create_dir(&hidden).unwrap();
-    for file in &files {
-        std::fs::rename(file, hidden.join(file.file_name().unwrap())).unwrap();
-    }
+    let hidden = common::OutOfReach::new(&dir, common::data_files(&dir, "t"));
     let result = table
         .merge_insert(&upsert(), vec![rows(source, |i| -i)], &note)
         .await;
-    for file in &files {
-        std::fs::rename(hidden.join(file.file_name().unwrap()), file).unwrap();
-    }
+    drop(hidden);
     let result = result.unwrap();
     assert_eq!((result.rows_updated, result.rows_added), (updated, added));
     assert_state(&state(&table).await, &model);

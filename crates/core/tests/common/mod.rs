@@ -99,3 +99,93 @@ pub fn memory_files() -> usize {
         })
         .count()
 }
+
+/// The data files table `name` has now.
+pub fn data_files(dir: &tempfile::TempDir, name: &str) -> Vec<std::path::PathBuf> {
+    let data = dir.path().join(format!("{name}.lance")).join("data");
+    let files: Vec<_> = std::fs::read_dir(data)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(!files.is_empty());
+    files
+}
+
+/// Data files moved out of reach until this is dropped: whatever works meanwhile was answered
+/// from memory.
+pub struct OutOfReach {
+    moved: Vec<(std::path::PathBuf, std::path::PathBuf)>,
+}
+
+impl OutOfReach {
+    pub fn new(dir: &tempfile::TempDir, files: Vec<std::path::PathBuf>) -> OutOfReach {
+        let hidden = dir.path().join("out-of-reach");
+        std::fs::create_dir_all(&hidden).unwrap();
+        let moved = files
+            .into_iter()
+            .map(|file| {
+                let away = hidden.join(file.file_name().unwrap());
+                std::fs::rename(&file, &away).unwrap();
+                (file, away)
+            })
+            .collect();
+        OutOfReach { moved }
+    }
+}
+
+impl Drop for OutOfReach {
+    fn drop(&mut self) {
+        for (file, away) in &self.moved {
+            std::fs::rename(away, file).unwrap();
+        }
+    }
+}
+
+/// A batch of an `id` column and a `val` column computed from it.
+pub fn id_val(ids: impl IntoIterator<Item = i64>, val: impl Fn(i64) -> i64) -> RecordBatch {
+    let ids: Vec<i64> = ids.into_iter().collect();
+    let vals: ArrayRef = Arc::new(Int64Array::from_iter_values(ids.iter().map(|i| val(*i))));
+    let ids: ArrayRef = Arc::new(Int64Array::from(ids));
+    RecordBatch::try_from_iter(vec![("id", ids), ("val", vals)]).unwrap()
+}
+
+/// id -> (val, stable row id) of every live row of an `id_val` table.
+pub async fn id_val_state(table: &TableHandle) -> std::collections::BTreeMap<i64, (i64, u64)> {
+    let request = QueryRequest {
+        with_row_id: true,
+        ..Default::default()
+    };
+    let mut out = std::collections::BTreeMap::new();
+    for batch in table.query(&request).await.unwrap() {
+        let column = |name: &str| batch.column_by_name(name).unwrap().clone();
+        let (id, val, row_id) = (column("id"), column("val"), column("_rowid"));
+        let id = id.as_any().downcast_ref::<Int64Array>().unwrap();
+        let val = val.as_any().downcast_ref::<Int64Array>().unwrap();
+        let row_id = row_id
+            .as_any()
+            .downcast_ref::<palimpsest_core::arrow_array::UInt64Array>()
+            .unwrap();
+        for i in 0..batch.num_rows() {
+            let entry = (val.value(i), row_id.value(i));
+            assert!(
+                out.insert(id.value(i), entry).is_none(),
+                "id {} twice",
+                id.value(i)
+            );
+        }
+    }
+    out
+}
+
+/// Table `t` created from `batch`.
+pub async fn create_table(conn: &Connection, batch: RecordBatch) -> TableHandle {
+    conn.create_table(
+        "t",
+        vec![batch],
+        None,
+        CreateMode::Create,
+        &CommitNote::default(),
+    )
+    .await
+    .unwrap()
+}
