@@ -130,6 +130,31 @@ struct Key {
     field: i32,
 }
 
+/// The identities of `dataset`'s fragments, remembered per version: fingerprinting a
+/// fragment serialises its metadata (row-id sequences included), which a query from memory
+/// would otherwise repeat on every call.
+fn identities(dataset: &Dataset) -> Arc<Vec<Identity>> {
+    type Versions = HashMap<(String, u64, u128), Arc<Vec<Identity>>>;
+    static KNOWN: OnceLock<Mutex<Versions>> = OnceLock::new();
+    let manifest = dataset.manifest();
+    let key = (
+        dataset.uri().to_string(),
+        manifest.version,
+        manifest.timestamp_nanos,
+    );
+    let known = KNOWN.get_or_init(Default::default);
+    if let Some(hit) = known.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return hit.clone();
+    }
+    let made: Arc<Vec<Identity>> = Arc::new(dataset.fragments().iter().map(Identity::of).collect());
+    let mut known = known.lock().unwrap_or_else(|e| e.into_inner());
+    if known.len() >= MAX_VERSIONS_KNOWN {
+        known.clear();
+    }
+    known.insert(key, made.clone());
+    made
+}
+
 /// A fragment as cache keys see it.
 struct Identity {
     /// Everything but the deletion file: the data the columns are decoded from.
@@ -175,6 +200,8 @@ struct Cache {
 const MAX_SEEN: usize = 100_000;
 /// Most live-row masks kept (an eighth of a byte per row each); past it they start over.
 const MAX_LIVE_MASKS: usize = 256;
+/// Most table versions whose fragment identities are remembered.
+const MAX_VERSIONS_KNOWN: usize = 256;
 
 pub(crate) fn budget_bytes() -> usize {
     static BUDGET: OnceLock<usize> = OnceLock::new();
@@ -355,11 +382,11 @@ pub(crate) fn cached_share(dataset: &Dataset, columns: &[String]) -> f64 {
     };
     let uri = dataset.uri().to_string();
     let fragments = dataset.fragments();
-    let identities: Vec<Identity> = fragments.iter().map(Identity::of).collect();
+    let identities = identities(dataset);
     // A look, not a use: leaves the entries' recency as it was.
     let cache = cache();
     let (mut cached, mut total) = (0usize, 0usize);
-    for (fragment, identity) in fragments.iter().zip(&identities) {
+    for (fragment, identity) in fragments.iter().zip(identities.iter()) {
         let rows = fragment.physical_rows.unwrap_or(0);
         total += rows;
         if fields
@@ -413,7 +440,7 @@ pub(crate) async fn load(
     };
     let uri = dataset.uri().to_string();
     let fragments = dataset.fragments().clone();
-    let identities: Vec<Identity> = fragments.iter().map(Identity::of).collect();
+    let identities = identities(dataset);
     let keys: Vec<Vec<Key>> = identities
         .iter()
         .map(|identity| {
@@ -504,7 +531,10 @@ pub(crate) async fn load(
         fields.into_iter().map(|(f, _)| f).collect::<Vec<_>>(),
     ));
     let mut segments = Vec::new();
-    for ((columns, fragment), identity) in found.into_iter().zip(fragments.iter()).zip(&identities)
+    for ((columns, fragment), identity) in found
+        .into_iter()
+        .zip(fragments.iter())
+        .zip(identities.iter())
     {
         let columns: Vec<Arc<CachedColumn>> = columns
             .into_iter()
