@@ -1,10 +1,13 @@
 //! Stages an update that finds the old rows by physical address.
 //!
-//! lance's `UpdateJob` captures the stable row ids of the rows it rewrites and maps each one
-//! back to its address through a row-id index it builds for the version, one lookup per id;
-//! on a 1M-row table that is most of a 1% update. The scan can hand out each row's address
-//! beside its id, so the old rows are deleted by address (as in `row_deletes`) and the ids
-//! are carried to the rewritten rows, which is what keeps the rows' identity and lineage.
+//! lance's `UpdateJob` reads the matching rows through a scan and a take of every column,
+//! then maps each rewritten row's stable id back to its address through a row-id index it
+//! builds for the version, one lookup per id. Here the rows, their ids and their addresses
+//! come from the column cache when the table's columns are in memory (reading 10,000 rows'
+//! vectors through lance was most of a 1% update on a 1M-row table), otherwise from one lance
+//! scan that hands out addresses beside ids; the old rows are deleted by address (as in
+//! `row_deletes`) and the ids are carried to the rewritten rows, which keeps the rows'
+//! identity and lineage.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
