@@ -219,7 +219,8 @@ impl TableHandle {
                 .set(column, expression)
                 .map_err(|e| Error::from_sql(e, expression, "the value"))?;
         }
-        let job = builder.build()?;
+        // The builder has parsed and checked every expression; lance's job is built only when
+        // lance runs the update.
         let mut record = OperationRecord::new("update").param("columns", column_list(assignments));
         if let Some(filter) = filter {
             record = record.param("predicate", filter);
@@ -237,6 +238,7 @@ impl TableHandle {
                 })
                 .await;
         }
+        let job = builder.build()?;
         // The updated count is not known before the commit; the log reads it from the
         // transaction's rewritten fragments.
         let mut properties = record.properties(note, &WriteResult::default());

@@ -4,8 +4,6 @@
 
 mod common;
 
-use palimpsest_core::arrow_array::cast::AsArray;
-use palimpsest_core::arrow_array::types::Float32Type;
 use palimpsest_core::{CommitNote, CreateMode, QueryRequest};
 
 use common::memory_files;
@@ -38,17 +36,7 @@ async fn memory_files_stay_under_a_quarter_of_the_descriptor_limit() {
         let mut reads = Vec::new();
         for _ in 0..3 {
             let batches = table.query(&QueryRequest::default()).await.unwrap();
-            let values: Vec<f32> = batches
-                .iter()
-                .flat_map(|b| {
-                    let list = b.column_by_name("vec").unwrap().as_fixed_size_list();
-                    list.values()
-                        .as_primitive::<Float32Type>()
-                        .values()
-                        .to_vec()
-                })
-                .collect();
-            reads.push(values);
+            reads.push(common::vec_values(&batches));
         }
         assert_eq!(reads[0].len(), 300_000);
         assert!(reads.iter().all(|r| r == &reads[0]), "table {t}");

@@ -6,8 +6,6 @@ mod common;
 
 use std::sync::Arc;
 
-use palimpsest_core::arrow_array::cast::AsArray;
-use palimpsest_core::arrow_array::types::Float32Type;
 use palimpsest_core::arrow_array::RecordBatch;
 use palimpsest_core::{CommitNote, CreateMode, QueryRequest, TableHandle};
 
@@ -24,18 +22,7 @@ fn private_mappings() -> usize {
         .count()
 }
 
-fn vectors(batches: &[RecordBatch]) -> Vec<f32> {
-    batches
-        .iter()
-        .flat_map(|b| {
-            let list = b.column_by_name("vec").unwrap().as_fixed_size_list();
-            list.values()
-                .as_primitive::<Float32Type>()
-                .values()
-                .to_vec()
-        })
-        .collect()
-}
+use common::vec_values as vectors;
 
 async fn read(table: &TableHandle) -> Vec<RecordBatch> {
     table.query(&QueryRequest::default()).await.unwrap()

@@ -189,3 +189,19 @@ pub async fn create_table(conn: &Connection, batch: RecordBatch) -> TableHandle 
     .await
     .unwrap()
 }
+
+/// The float values of the vector column `vec`, all batches in order.
+pub fn vec_values(batches: &[RecordBatch]) -> Vec<f32> {
+    use palimpsest_core::arrow_array::cast::AsArray;
+    use palimpsest_core::arrow_array::types::Float32Type;
+    batches
+        .iter()
+        .flat_map(|b| {
+            let list = b.column_by_name("vec").unwrap().as_fixed_size_list();
+            list.values()
+                .as_primitive::<Float32Type>()
+                .values()
+                .to_vec()
+        })
+        .collect()
+}
