@@ -188,6 +188,29 @@ describe("countRows", () => {
     expect(await table.countRows("score > 10 AND score <= 20")).toBe(100);
     expect(await table.countRows("id < 0")).toBe(0);
   });
+
+  it("answers repeated reads from memory alike, and still rejects bad filters then", async () => {
+    const filter = "category = 'blue' AND score > 5";
+    const want = rows.filter((r) => r.category === "blue" && r.score > 5).map((r) => r.id);
+    // The first calls read through lance; later ones are answered from decoded columns,
+    // on the calling thread.
+    for (let i = 0; i < 4; i++) {
+      const got = await table.query().where(filter).select(["id", "vec"]).toArrow();
+      expect(rowsOf(got).map((r) => r.id)).toEqual(want);
+      expect(got.getChild("vec")?.get(0)?.toArray()).toEqual(
+        Float32Array.from(rows[Number(want[0])]!.vec),
+      );
+      expect(await table.countRows(filter)).toBe(want.length);
+    }
+    await expect(table.countRows("nope = 1")).rejects.toMatchObject({ code: "COLUMN_NOT_FOUND" });
+    await expect(
+      table.query().where(`${filter}; DROP TABLE items`).select(["id"]).toArrow(),
+    ).rejects.toMatchObject({ code: "INVALID_PREDICATE" });
+    await expect(table.countRows(`${filter}; DROP TABLE items`)).rejects.toMatchObject({
+      code: "INVALID_PREDICATE",
+    });
+    expect(await table.countRows()).toBe(N);
+  });
 });
 
 /** Brute force: the k nearest rows (optionally filtered) under `metric`. */

@@ -201,6 +201,10 @@ export declare class NativeTable {
   checkedOutVersion(): number | null;
   schema(): Promise<string>;
   countRows(filter?: string | null): Promise<number>;
+  /** The count when memory answers it at once, else null (then call countRows). */
+  countRowsAtOnce(filter: string): number | null;
+  /** The rows when memory answers them at once, else null (then call query). */
+  queryAtOnce(request: QueryRequest): WireBatch[] | null;
   // Every write takes the caller's note last (null: none).
   add(batches: WireBatch[], mode: string, note?: NativeWriteNote | null): Promise<WriteSummary>;
   update(
@@ -231,6 +235,8 @@ export declare class NativeTable {
   queryStream(request: QueryRequest): Promise<NativeBatchStream>;
   listVersions(): Promise<NativeVersion[]>;
   checkout(version: number): Promise<void>;
+  /** Pins a version this table checked out before, when it is unchanged; else false. */
+  checkoutAtOnce(version: number): boolean;
   checkoutLatest(): Promise<void>;
   restore(version?: number | null, note?: NativeWriteNote | null): Promise<WriteSummary>;
   createTag(name: string, version: number): Promise<void>;

@@ -11,7 +11,7 @@ import {
   type WireBatch,
 } from "./arrow";
 import { InvalidArgumentError } from "./errors";
-import { callNative } from "./native-loader";
+import { callNative, callNativeSync } from "./native-loader";
 import type {
   NativeFullTextRequest,
   NativeTable,
@@ -173,7 +173,13 @@ export class Query {
   /** Run the query and return the result as one apache-arrow `Table`. */
   async toArrow(): Promise<arrow.Table> {
     const request = this.request();
-    const batches = await callNative(() => this.inner.query(request));
+    // A plain read memory answers at once runs on this thread: a trip to a worker thread and
+    // back would cost more than the read.
+    const now =
+      request.vector === undefined && request.fullText === undefined
+        ? callNativeSync(() => this.inner.queryAtOnce(request), "queryAtOnce")
+        : null;
+    const batches = now ?? (await callNative(() => this.inner.query(request)));
     if (batches.length > 0) return decodeTable(batches);
     // No batch, no schema from the native side: derive the result schema ourselves.
     return decodeTable([], JSON.stringify(await this.emptyResultSchema()));

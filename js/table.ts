@@ -276,8 +276,13 @@ export class Table {
 
   /** Number of rows in the current view, or of those matching the SQL `filter`. */
   async countRows(filter?: string): Promise<number> {
-    if (filter !== undefined && filter !== null) checkString(filter, "countRows filter");
-    return callNative(() => this.inner.countRows(filter ?? null));
+    if (filter === undefined || filter === null)
+      return callNative(() => this.inner.countRows(null));
+    checkString(filter, "countRows filter");
+    // A count memory answers at once runs on this thread: a trip to a worker thread and
+    // back would cost more than the count.
+    const now = callNativeSync(() => this.inner.countRowsAtOnce(filter), "countRowsAtOnce");
+    return now ?? callNative(() => this.inner.countRows(filter));
   }
 
   /** The schema of the current view, as an apache-arrow `Schema`. */
@@ -480,7 +485,10 @@ export class Table {
       await callNative(() => this.inner.checkoutAsOf(ms));
     } else {
       checkVersion(target);
-      await callNative(() => this.inner.checkout(target));
+      // A version this table checked out before is pinned again at once, on this thread.
+      if (!callNativeSync(() => this.inner.checkoutAtOnce(target), "checkoutAtOnce")) {
+        await callNative(() => this.inner.checkout(target));
+      }
     }
   }
 

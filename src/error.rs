@@ -49,14 +49,27 @@ where
 {
     match AssertUnwindSafe(future).catch_unwind().await {
         Ok(result) => result.map_err(to_napi),
-        Err(panic) => Err(code_error(
-            ErrorCode::Internal,
-            format!(
-                "internal error (a bug in palimpsest; the table is unchanged): {}",
-                panic_message(&panic)
-            ),
-        )),
+        Err(panic) => Err(panic_error(&panic)),
     }
+}
+
+/// Runs a synchronous core call on the JS thread, inside the async runtime's context (lance
+/// may spawn tasks), a panic becoming a typed error as in `guarded`.
+pub fn guarded_now<T>(call: impl FnOnce() -> T) -> napi::Result<T> {
+    napi::bindgen_prelude::within_runtime_if_available(|| {
+        std::panic::catch_unwind(AssertUnwindSafe(call))
+    })
+    .map_err(|panic| panic_error(&panic))
+}
+
+fn panic_error(panic: &Box<dyn std::any::Any + Send>) -> napi::Error {
+    code_error(
+        ErrorCode::Internal,
+        format!(
+            "internal error (a bug in palimpsest; the table is unchanged): {}",
+            panic_message(panic)
+        ),
+    )
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {

@@ -6,7 +6,7 @@ use palimpsest_core::{
     parse_distance_type, FullTextRequest, QueryRequest, VectorRequest, DEFAULT_TOP_K,
 };
 
-use crate::error::{guarded, invalid_argument, to_napi};
+use crate::error::{guarded, guarded_now, invalid_argument, to_napi};
 use crate::stream::NativeBatchStream;
 use crate::table::NativeTable;
 use crate::wire::{batches_to_wire, WireBatchOut};
@@ -110,6 +110,16 @@ impl NativeTable {
         let request = query_request(request)?;
         let batches = guarded(self.handle().query(&request)).await?;
         batches_to_wire(batches)
+    }
+
+    /// `query` answered on this thread when memory has it at once; `null` when the caller
+    /// should call `query`.
+    #[napi]
+    pub fn query_at_once(&self, request: QueryArg) -> napi::Result<Option<Vec<WireBatchOut>>> {
+        let request = query_request(request)?;
+        guarded_now(|| self.handle().query_at_once(&request))?
+            .map(batches_to_wire)
+            .transpose()
     }
 
     #[napi]

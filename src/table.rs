@@ -9,7 +9,7 @@ use palimpsest_core::{
 };
 
 use crate::connection::version_arg;
-use crate::error::{guarded, invalid_argument};
+use crate::error::{guarded, guarded_now, invalid_argument};
 use crate::history::{commit_note, WriteNote};
 use crate::schema_json::{schema_from_json, schema_to_json, type_from_json};
 use crate::wire::{batches_from_wire, WireBatchIn};
@@ -99,6 +99,13 @@ impl NativeTable {
     pub async fn schema(&self) -> napi::Result<String> {
         let schema = guarded(self.inner.schema()).await?;
         schema_to_json(&schema)
+    }
+
+    /// `countRows(filter)` answered on this thread when memory has it at once; `null` when
+    /// the caller should call `countRows`.
+    #[napi]
+    pub fn count_rows_at_once(&self, filter: String) -> napi::Result<Option<i64>> {
+        Ok(guarded_now(|| self.inner.count_rows_at_once(&filter))?.map(|n| n as i64))
     }
 
     #[napi]
@@ -252,6 +259,14 @@ impl NativeTable {
     pub async fn checkout(&self, version: i64) -> napi::Result<()> {
         let version = version_arg(version)?;
         guarded(self.inner.checkout(version)).await
+    }
+
+    /// `checkout(version)` done on this thread when the handle checked the version out
+    /// before and it is unchanged; `false` when the caller should call `checkout`.
+    #[napi]
+    pub fn checkout_at_once(&self, version: i64) -> napi::Result<bool> {
+        let version = version_arg(version)?;
+        guarded_now(|| self.inner.checkout_at_once(version))
     }
 
     #[napi]

@@ -20,8 +20,14 @@ pub struct BranchInfo {
 }
 
 impl TableHandle {
-    async fn branch_exists(&self, name: &str) -> Result<bool> {
-        Ok(self.list_branches().await?.iter().any(|b| b.name == name))
+    /// Reads the one branch record, not all of them (a table may have many branches).
+    pub(crate) async fn branch_exists(&self, name: &str) -> Result<bool> {
+        match self.view().await?.branches().get(name).await {
+            Ok(_) => Ok(true),
+            // An invalid name names no branch; creating it reports why it is invalid.
+            Err(lance::Error::RefNotFound { .. } | lance::Error::InvalidRef { .. }) => Ok(false),
+            Err(err) => Err(err.into()),
+        }
     }
 
     /// Fails with `BRANCH_NOT_FOUND` unless branch `name` exists.

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use arrow_array::{Array, RecordBatch, RecordBatchOptions};
+use arrow_array::{Array, RecordBatch};
 use lance::Dataset;
 
 use crate::array_copy;
@@ -16,6 +16,7 @@ use crate::column_cache::{self, Keep, ROW_ADDR, ROW_ID};
 use crate::error::Result;
 use crate::memory_filter::{evaluate, plan_filter, segments_to_read, MemoryFilter};
 use crate::query::QueryRequest;
+use crate::row_gather::Picks;
 
 /// Columns a plain query returns, in order; `None` when one does not exist (lance then
 /// reports it).
@@ -173,7 +174,7 @@ fn matching_rows(
     let mut out = Vec::new();
     // Rows a filter picks from partly matching segments are gathered into one batch: one
     // copy, and one batch for JS to wrap instead of one per segment.
-    let mut picked = Picked::default();
+    let mut picks = Picks::default();
     for f in (0..cached.segments.len()).filter(|f| read[*f]) {
         if remaining == 0 {
             break;
@@ -181,7 +182,8 @@ fn matching_rows(
         let batch = cached.batch(f)?.project(&projection)?;
         if filter.is_none() {
             if let Some(live) = &cached.segments[f].live {
-                picked.take(batch, live.set_indices(), &mut skip, &mut remaining);
+                let rows = window_of(live.set_indices(), &mut skip, &mut remaining);
+                picks.push(batch, rows);
                 continue;
             }
         }
@@ -193,7 +195,8 @@ fn matching_rows(
                     Some(valid) => mask.values() & valid.inner(),
                     None => mask.values().clone(),
                 };
-                picked.take(batch, matching.set_indices(), &mut skip, &mut remaining);
+                let rows = window_of(matching.set_indices(), &mut skip, &mut remaining);
+                picks.push(batch, rows);
                 continue;
             }
         }
@@ -206,73 +209,59 @@ fn matching_rows(
         skip = 0;
         remaining -= take;
         // Whole segments keep their order relative to gathered rows.
-        picked.flush_into(&mut out)?;
+        out.extend(picks.gather()?);
         out.push(array_copy::detach(&rows)?);
     }
-    picked.flush_into(&mut out)?;
+    out.extend(picks.gather()?);
     Ok(out)
 }
 
-/// Rows picked from segments, as (source batch, row) pairs in output order.
-#[derive(Default)]
-struct Picked {
-    sources: Vec<RecordBatch>,
-    rows: Vec<(usize, usize)>,
-}
-
-impl Picked {
-    /// Picks `rows` of `batch` after skipping `skip` of them, up to `remaining`.
-    fn take(
-        &mut self,
-        batch: RecordBatch,
-        rows: impl Iterator<Item = usize>,
-        skip: &mut usize,
-        remaining: &mut usize,
-    ) {
-        let source = self.sources.len();
-        let before = self.rows.len();
-        for row in rows {
-            if *remaining == 0 {
-                break;
-            }
-            if *skip > 0 {
-                *skip -= 1;
-                continue;
-            }
-            self.rows.push((source, row));
-            *remaining -= 1;
+/// `rows` after skipping `skip` of them, up to `remaining`; both count down.
+fn window_of(
+    rows: impl Iterator<Item = usize>,
+    skip: &mut usize,
+    remaining: &mut usize,
+) -> Vec<u32> {
+    let mut picked = Vec::new();
+    for row in rows {
+        if *remaining == 0 {
+            break;
         }
-        if self.rows.len() > before {
-            self.sources.push(batch);
+        if *skip > 0 {
+            *skip -= 1;
+            continue;
         }
+        picked.push(row as u32);
+        *remaining -= 1;
     }
-
-    /// The picked rows as one batch of their own, appended to `out`.
-    fn flush_into(&mut self, out: &mut Vec<RecordBatch>) -> Result<()> {
-        let Some(first) = self.sources.first() else {
-            return Ok(());
-        };
-        let schema = first.schema();
-        let columns = (0..schema.fields().len())
-            .map(|c| {
-                let arrays: Vec<&dyn Array> =
-                    self.sources.iter().map(|b| b.column(c).as_ref()).collect();
-                arrow_select::interleave::interleave(&arrays, &self.rows)
-            })
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        let options = RecordBatchOptions::new().with_row_count(Some(self.rows.len()));
-        out.push(RecordBatch::try_new_with_options(
-            schema, columns, &options,
-        )?);
-        self.sources.clear();
-        self.rows.clear();
-        Ok(())
-    }
+    picked
 }
 
 /// Whether `query` would answer `request` from memory right now (for `explainPlan()`).
 pub(crate) fn answers_from_memory(dataset: &Dataset, request: &QueryRequest) -> bool {
     plan_read(dataset, request).is_some_and(|read| column_cache::all_cached(dataset, &read.needed))
+}
+
+/// Most bytes a read answered on the caller's thread may touch, estimated as every row of
+/// the columns it reads: larger reads go to the worker threads, so a caller's event loop
+/// never waits long on one.
+const AT_ONCE_BYTES: usize = 128 << 20;
+
+/// Whether `query` answers `request` from memory alone, touching at most `AT_ONCE_BYTES`:
+/// then handing it to another thread and back would cost more than the read.
+pub(crate) fn answers_at_once(dataset: &Dataset, request: &QueryRequest) -> bool {
+    plan_read(dataset, request).is_some_and(|read| at_once(dataset, &read.needed))
+}
+
+/// Whether `count` answers `sql` from memory alone, touching at most `AT_ONCE_BYTES`.
+pub(crate) fn counts_at_once(dataset: &Dataset, sql: &str) -> bool {
+    plan_filter(dataset, sql)
+        .is_some_and(|filter| !filter.columns.is_empty() && at_once(dataset, &filter.columns))
+}
+
+fn at_once(dataset: &Dataset, columns: &[String]) -> bool {
+    column_cache::all_cached(dataset, columns)
+        && column_cache::estimated_bytes(dataset, columns) <= AT_ONCE_BYTES
 }
 
 /// The number of rows matching `sql`, or `None` when lance should count.

@@ -362,6 +362,21 @@ fn row_width(data_type: &DataType) -> usize {
     }
 }
 
+/// The bytes of `columns` over every physical row of `dataset`, as the budget estimates
+/// them (strings at 32 bytes a value); `usize::MAX` for a name that is not a column.
+pub(crate) fn estimated_bytes(dataset: &Dataset, columns: &[String]) -> usize {
+    let rows: usize = dataset
+        .fragments()
+        .iter()
+        .map(|f| f.physical_rows.unwrap_or(0))
+        .sum();
+    columns
+        .iter()
+        .map(|c| field_of(dataset, c).map(|(field, _)| row_width(field.data_type())))
+        .try_fold(0usize, |sum, width| Some(sum + width?))
+        .map_or(usize::MAX, |width| width.saturating_mul(rows))
+}
+
 /// Whether every requested column of every fragment is already decoded.
 pub(crate) fn all_cached(dataset: &Dataset, columns: &[String]) -> bool {
     cached_share(dataset, columns) >= 1.0

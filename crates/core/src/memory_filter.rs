@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::pruning::PruningStatistics;
-use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::Column;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
@@ -30,12 +30,20 @@ const KEYS_PREFIX: &str = "__palimpsest_keys_";
 pub(crate) struct MemoryFilter {
     expr: Expr,
     pub columns: Vec<String>,
-    /// The physical plan over the plain columns, made once.
-    plain: OnceLock<Arc<dyn PhysicalExpr>>,
-    /// Physical plans over dictionary keys, by the rewritten filter: chunks whose
-    /// dictionaries give the literals the same keys share one.
-    keyed: Mutex<HashMap<String, Arc<dyn PhysicalExpr>>>,
+    /// The physical plan over the plain columns and its input schema, made once.
+    plain: OnceLock<(SchemaRef, Arc<dyn PhysicalExpr>)>,
+    /// What segment bounds can rule out, made once (`None`: nothing).
+    pruning: OnceLock<Option<Arc<PruningPredicate>>>,
+    /// The filter's string literals: on a dictionary column, what the rewritten filter
+    /// compares depends only on the keys they have in that column's dictionary.
+    literals: Vec<String>,
+    /// Plans over dictionary keys (with their input schemas), by the keys the literals have
+    /// in each column's dictionary (`None`: the column has none): segments whose dictionaries
+    /// agree on those share one plan.
+    keyed: Mutex<HashMap<Vec<Option<Vec<u32>>>, KeyedPlan>>,
 }
+
+type KeyedPlan = (SchemaRef, Arc<dyn PhysicalExpr>);
 
 /// Parsed filters by table version and SQL: a table's schema is fixed per version, and
 /// parsing and optimising a filter costs more than evaluating it over a few segments.
@@ -80,12 +88,36 @@ fn parse_filter(dataset: &Dataset, sql: &str) -> Option<MemoryFilter> {
     {
         return None;
     }
+    let literals = string_literals(&expr);
     Some(MemoryFilter {
         expr,
         columns,
+        literals,
         plain: OnceLock::new(),
+        pruning: OnceLock::new(),
         keyed: Mutex::new(HashMap::new()),
     })
+}
+
+/// Every distinct string literal of `expr`.
+fn string_literals(expr: &Expr) -> Vec<String> {
+    let mut literals: Vec<String> = Vec::new();
+    let _ = expr.apply(|e| {
+        if let Expr::Literal(ScalarValue::Utf8(Some(text)), _) = e {
+            if !literals.contains(text) {
+                literals.push(text.clone());
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    literals
+}
+
+/// The key of `text` in `dictionary`, `u32::MAX` when it is not there.
+fn key_in(dictionary: &arrow_array::StringArray, text: &str) -> u32 {
+    (0..dictionary.len())
+        .find(|i| dictionary.value(*i) == text)
+        .map_or(u32::MAX, |i| i as u32)
 }
 
 /// The filter's value for every row of segment `f` (null counts as not matching).
@@ -95,32 +127,29 @@ pub(crate) fn evaluate(
     f: usize,
 ) -> Result<BooleanArray> {
     let segment = &cached.segments[f];
-    let mut fields: Vec<Field> = Vec::new();
-    let mut arrays: Vec<ArrayRef> = Vec::new();
-    let mut dictionaries = HashMap::new();
+    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(filter.columns.len() * 2);
+    let mut dictionaries = Vec::with_capacity(filter.columns.len());
     for name in &filter.columns {
         let at = cached
             .schema
             .index_of(name)
             .expect("the filter's columns were loaded");
         let column = &segment.columns[at];
-        fields.push(cached.schema.field(at).clone());
         arrays.push(column.values.clone());
         if let Some((keys, dictionary)) = &column.keys {
-            let keys_name = format!("{KEYS_PREFIX}{name}");
-            fields.push(Field::new(&keys_name, DataType::UInt32, true));
             arrays.push(Arc::new(keys.clone()));
-            dictionaries.insert(name.clone(), (keys_name, dictionary));
+            dictionaries.push(Some(dictionary));
+        } else {
+            dictionaries.push(None);
         }
     }
-    let schema = Arc::new(Schema::new(fields));
-    let options = RecordBatchOptions::new().with_row_count(Some(segment.rows));
-    let batch = RecordBatch::try_new_with_options(schema.clone(), arrays, &options)?;
-    let physical = if dictionaries.is_empty() {
-        plain_expr(filter, cached)?
+    let (schema, physical) = if dictionaries.iter().all(Option::is_none) {
+        plain_plan(filter, cached)?
     } else {
-        keyed_expr(filter, &dictionaries, schema)?
+        keyed_plan(filter, cached, &dictionaries)?
     };
+    let options = RecordBatchOptions::new().with_row_count(Some(segment.rows));
+    let batch = RecordBatch::try_new_with_options(schema, arrays, &options)?;
     let value = physical.evaluate(&batch)?.into_array(segment.rows)?;
     let value = value
         .as_any()
@@ -137,42 +166,51 @@ pub(crate) fn evaluate(
     })
 }
 
-/// The filter planned over dictionary keys for one segment's dictionaries.
-fn keyed_expr(
+/// The filter planned over dictionary keys for one segment's dictionaries (one per filter
+/// column, `None` where the column has none).
+fn keyed_plan(
     filter: &MemoryFilter,
-    dictionaries: &Dictionaries,
-    schema: SchemaRef,
-) -> Result<Arc<dyn PhysicalExpr>> {
-    let expr = compare_keys(filter.expr.clone(), dictionaries)?;
-    // The plan binds columns by position: it depends on the rewritten filter and on the
-    // segment's columns, keys included.
-    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-    let key = format!("{expr} | {}", names.join(","));
-    if let Some(planned) = filter
-        .keyed
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&key)
-    {
+    cached: &CachedColumns,
+    dictionaries: &[Option<&arrow_array::StringArray>],
+) -> Result<KeyedPlan> {
+    let signature: Vec<Option<Vec<u32>>> = dictionaries
+        .iter()
+        .map(|d| d.map(|d| filter.literals.iter().map(|l| key_in(d, l)).collect()))
+        .collect();
+    let memo = || filter.keyed.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(planned) = memo().get(&signature) {
         return Ok(planned.clone());
     }
-    let planned = Planner::new(schema).create_physical_expr(&expr)?;
-    filter
-        .keyed
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(key, planned.clone());
+    // The batch `evaluate` builds: each filter column, followed by its keys when it has a
+    // dictionary.
+    let mut fields: Vec<Field> = Vec::new();
+    let mut rewrites = HashMap::new();
+    for (name, dictionary) in filter.columns.iter().zip(dictionaries) {
+        fields.push(cached.schema.field_with_name(name)?.clone());
+        if let Some(dictionary) = dictionary {
+            let keys_name = format!("{KEYS_PREFIX}{name}");
+            fields.push(Field::new(&keys_name, DataType::UInt32, true));
+            rewrites.insert(name.clone(), (keys_name, *dictionary));
+        }
+    }
+    let schema: SchemaRef = Arc::new(Schema::new(fields));
+    let expr = compare_keys(filter.expr.clone(), &rewrites)?;
+    let planned = (
+        schema.clone(),
+        Planner::new(schema).create_physical_expr(&expr)?,
+    );
+    memo().insert(signature, planned.clone());
     Ok(planned)
 }
 
 /// The filter planned over its own columns, once.
-fn plain_expr(filter: &MemoryFilter, cached: &CachedColumns) -> Result<Arc<dyn PhysicalExpr>> {
+fn plain_plan(filter: &MemoryFilter, cached: &CachedColumns) -> Result<KeyedPlan> {
     if let Some(planned) = filter.plain.get() {
         return Ok(planned.clone());
     }
-    let planned =
-        Planner::new(filter_schema(filter, cached)?).create_physical_expr(&filter.expr)?;
-    Ok(filter.plain.get_or_init(|| planned).clone())
+    let schema = filter_schema(filter, cached)?;
+    let planned = Planner::new(schema.clone()).create_physical_expr(&filter.expr)?;
+    Ok(filter.plain.get_or_init(|| (schema, planned)).clone())
 }
 
 fn filter_schema(filter: &MemoryFilter, cached: &CachedColumns) -> Result<SchemaRef> {
@@ -188,15 +226,14 @@ fn filter_schema(filter: &MemoryFilter, cached: &CachedColumns) -> Result<Schema
 /// filter on a sorted or clustered column then reads few segments).
 pub(crate) fn segments_to_read(filter: &MemoryFilter, cached: &CachedColumns) -> Vec<bool> {
     let all = vec![true; cached.segments.len()];
-    let pruning = plain_expr(filter, cached).ok().and_then(|expr| {
-        let schema = filter_schema(filter, cached).ok()?;
-        PruningPredicate::try_new(expr, schema).ok()
+    let pruning = filter.pruning.get_or_init(|| {
+        let (schema, expr) = plain_plan(filter, cached).ok()?;
+        let predicate = PruningPredicate::try_new(expr, schema).ok()?;
+        (!predicate.always_true()).then(|| Arc::new(predicate))
     });
     match pruning {
-        Some(predicate) if !predicate.always_true() => {
-            predicate.prune(&Bounds(cached)).unwrap_or(all)
-        }
-        _ => all,
+        Some(predicate) => predicate.prune(&Bounds(cached)).unwrap_or(all),
+        None => all,
     }
 }
 
@@ -259,9 +296,7 @@ fn compare_keys(expr: Expr, dictionaries: &Dictionaries) -> Result<Expr> {
         let Expr::Literal(ScalarValue::Utf8(Some(text)), _) = literal else {
             return None;
         };
-        let key = (0..dictionary.len())
-            .find(|i| dictionary.value(*i) == text)
-            .map_or(u32::MAX, |i| i as u32);
+        let key = key_in(dictionary, text);
         let column = Expr::Column(datafusion::common::Column::from_name(keys_name));
         Some(column.eq(Expr::Literal(ScalarValue::UInt32(Some(key)), None)))
     };

@@ -2,7 +2,7 @@
 
 use arrow_array::{Float32Array, RecordBatch};
 use arrow_schema::DataType;
-use futures::{StreamExt, TryStreamExt};
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use lance::dataset::scanner::{DatasetRecordBatchStream, Scanner};
 use lance::Dataset;
 use lance_index::scalar::FullTextSearchQuery;
@@ -94,6 +94,35 @@ impl TableHandle {
             None => dataset.count_rows(None).await?,
         };
         Ok(count as u64)
+    }
+
+    /// `count_rows(Some(filter))` on the calling thread when memory answers it at once (no
+    /// I/O, no cache fill, a bounded amount of work); `None` when it must go through
+    /// `count_rows`, which also reports every error.
+    pub fn count_rows_at_once(&self, filter: &str) -> Option<u64> {
+        let dataset = self.view_now()?;
+        check_single_expression(filter, "the filter").ok()?;
+        if !crate::cached_reads::counts_at_once(&dataset, filter) {
+            return None;
+        }
+        crate::cached_reads::count(&dataset, filter)
+            .now_or_never()?
+            .ok()?
+    }
+
+    /// `query(request)` on the calling thread when memory answers it at once (as for
+    /// `count_rows_at_once`); `None` when it must go through `query`.
+    pub fn query_at_once(&self, request: &QueryRequest) -> Option<Vec<RecordBatch>> {
+        let dataset = self.view_now()?;
+        if let Some(filter) = &request.filter {
+            check_single_expression(filter, "the filter").ok()?;
+        }
+        if !crate::cached_reads::answers_at_once(&dataset, request) {
+            return None;
+        }
+        crate::cached_reads::query(&dataset, request)
+            .now_or_never()?
+            .ok()?
     }
 
     pub async fn query(&self, request: &QueryRequest) -> Result<Vec<RecordBatch>> {

@@ -12,6 +12,7 @@ use lance::dataset::CommitBuilder;
 use crate::commit_note::{CommitNote, OperationRecord};
 use crate::connection::Connection;
 use crate::error::{Error, ErrorCode, Result};
+use crate::seen_versions::SeenVersions;
 
 pub(crate) struct TableState {
     pub(crate) dataset: Arc<Dataset>,
@@ -30,6 +31,8 @@ pub struct TableHandle {
     /// Serialises writes through this handle; other handles and processes are handled by
     /// lance's optimistic commit.
     pub(crate) write_lock: tokio::sync::Mutex<()>,
+    /// Versions checked out before, for `checkout_at_once`.
+    seen_versions: SeenVersions,
 }
 
 impl TableHandle {
@@ -44,6 +47,7 @@ impl TableHandle {
                 checked_at: std::time::Instant::now(),
             }),
             write_lock: tokio::sync::Mutex::new(()),
+            seen_versions: SeenVersions::default(),
         }
     }
 
@@ -62,6 +66,21 @@ impl TableHandle {
         ))
     }
 
+    /// Whether a read must first look for other writers' versions (read consistency).
+    fn is_stale(&self, state: &TableState) -> bool {
+        match (state.pinned, self.connection.read_consistency_interval()) {
+            (None, Some(interval)) => state.checked_at.elapsed() >= interval,
+            _ => false,
+        }
+    }
+
+    /// The dataset of the current view when it is there without any I/O (the handle is open
+    /// and no read-consistency check is due); `None` otherwise, for `view` to sort out.
+    pub(crate) fn view_now(&self) -> Option<Arc<Dataset>> {
+        let state = self.read_state();
+        (!state.closed && !self.is_stale(&state)).then(|| state.dataset.clone())
+    }
+
     /// The dataset of the current view, for reads.
     pub(crate) async fn view(&self) -> Result<Arc<Dataset>> {
         let (dataset, stale) = {
@@ -69,11 +88,7 @@ impl TableHandle {
             if state.closed {
                 return Err(self.closed_error());
             }
-            let stale = match (state.pinned, self.connection.read_consistency_interval()) {
-                (None, Some(interval)) => state.checked_at.elapsed() >= interval,
-                _ => false,
-            };
-            (state.dataset.clone(), stale)
+            (state.dataset.clone(), self.is_stale(&state))
         };
         if !stale {
             return Ok(dataset);
@@ -131,11 +146,35 @@ impl TableHandle {
     /// Pins the handle to `version`: reads see that version, writes are rejected.
     pub async fn checkout(&self, version: u64) -> Result<()> {
         let current = self.view().await?;
-        let dataset = self.load_version(&current, version).await?;
-        let mut state = self.write_state();
-        state.dataset = Arc::new(dataset);
-        state.pinned = Some(version);
+        let dataset = Arc::new(self.load_version(&current, version).await?);
+        if self.connection.is_local() {
+            self.seen_versions.remember(&dataset);
+        }
+        self.pin(dataset, version);
         Ok(())
+    }
+
+    /// `checkout(version)` on the calling thread, when this handle checked the version out
+    /// before and its manifest is still the same file (see `seen_versions`); `false` when
+    /// `checkout` must do it (and report any error).
+    pub fn checkout_at_once(&self, version: u64) -> bool {
+        let Some(current) = self.view_now() else {
+            return false;
+        };
+        let branch = current.manifest().branch.as_deref();
+        match self.seen_versions.find(branch, version) {
+            Some(dataset) => {
+                self.pin(dataset, version);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn pin(&self, dataset: Arc<Dataset>, version: u64) {
+        let mut state = self.write_state();
+        state.dataset = dataset;
+        state.pinned = Some(version);
     }
 
     pub(crate) async fn load_version(&self, current: &Dataset, version: u64) -> Result<Dataset> {
@@ -207,16 +246,32 @@ impl TableHandle {
             }
             (state.dataset.clone(), state.pinned)
         };
-        let target = match (version, pinned) {
-            (Some(v), _) => self.load_version(&current, v).await?,
-            (None, Some(_)) => current.as_ref().clone(),
+        let from = match (version, pinned) {
+            (Some(v), _) => {
+                // Fails with VERSION_NOT_FOUND (naming cleaned-up versions) before anything
+                // is written.
+                self.load_version(&current, v).await?;
+                v
+            }
+            (None, Some(p)) => p,
             (None, None) => {
                 return Err(Error::invalid_argument(
                     "restore() needs a version number, or a checked-out version to restore",
                 ))
             }
         };
-        let restored = restore_as_latest(target, note).await?;
+        // The commit goes on top of the newest version this handle knows: lance catches up
+        // with anything committed since (a restore is compatible with every other write), so
+        // the versions need listing only when the handle is pinned.
+        let base = match pinned {
+            None => current,
+            Some(_) => {
+                let mut latest = current.as_ref().clone();
+                latest.checkout_latest().await?;
+                Arc::new(latest)
+            }
+        };
+        let restored = restore_as_latest(base, from, note).await?;
         let version = restored.version_id();
         let mut state = self.write_state();
         state.dataset = Arc::new(restored);
@@ -229,18 +284,20 @@ impl TableHandle {
     }
 }
 
-/// Commits `target`'s contents as the newest version (what lance's `restore` does), with the
-/// operation and the caller's note in the commit.
-async fn restore_as_latest(target: Dataset, note: &CommitNote) -> Result<Dataset> {
-    let latest = target.latest_version_id().await?;
-    let from = target.version_id();
+/// Commits version `from`'s contents as the newest version on top of `base` (what lance's
+/// `restore` does), with the operation and the caller's note in the commit.
+async fn restore_as_latest(base: Arc<Dataset>, from: u64, note: &CommitNote) -> Result<Dataset> {
     let counts = crate::writes::WriteResult::default();
     let properties = OperationRecord::new("restore")
         .param("restored_from", from.to_string())
         .properties(note, &counts);
-    let mut tx = Transaction::new(latest, Operation::Restore { version: from }, None);
+    let mut tx = Transaction::new(
+        base.version_id(),
+        Operation::Restore { version: from },
+        None,
+    );
     tx.transaction_properties = Some(Arc::new(properties));
-    Ok(CommitBuilder::new(Arc::new(target)).execute(tx).await?)
+    Ok(CommitBuilder::new(base).execute(tx).await?)
 }
 
 /// Fails with `VERSION_NOT_FOUND` unless `version` exists in `dataset` (named `what`).

@@ -29,9 +29,7 @@ impl TableHandle {
             VersionRef::Current => current.clone(),
             VersionRef::Version(v) => Arc::new(self.load_version(&current, *v).await?),
             VersionRef::Branch { name, version } => {
-                if name != MAIN_BRANCH
-                    && !self.list_branches().await?.iter().any(|b| &b.name == name)
-                {
+                if name != MAIN_BRANCH && !self.branch_exists(name).await? {
                     return Err(Error::new(
                         ErrorCode::BranchNotFound,
                         format!("table `{}` has no branch `{name}`", self.name()),

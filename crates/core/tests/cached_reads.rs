@@ -391,3 +391,66 @@ async fn deletes_keep_the_columns_in_memory() {
     );
     assert_eq!(full_before, before);
 }
+
+/// Reads memory answers at once run on the calling thread and equal the async answers;
+/// anything else (columns not decoded yet, searches, bad filters, a closed table) is left to
+/// the async calls, which report the errors.
+#[tokio::test]
+async fn reads_answered_at_once_equal_the_async_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = connection(&dir);
+    let table = table(&conn).await;
+    let filter = "category = 'c1' AND id > 1000";
+    let request = QueryRequest {
+        filter: Some(filter.into()),
+        columns: Some(vec!["text".into(), "vec".into(), "id".into()]),
+        ..Default::default()
+    };
+    let concat =
+        |b: &[RecordBatch]| arrow_select::concat::concat_batches(&b[0].schema(), b).unwrap();
+    assert!(
+        table.query_at_once(&request).is_none(),
+        "nothing is decoded"
+    );
+    assert!(table.count_rows_at_once(filter).is_none());
+    let first = concat(&table.query(&request).await.unwrap());
+    // The second read keeps the columns.
+    assert_eq!(concat(&table.query(&request).await.unwrap()), first);
+    let now = table.query_at_once(&request).expect("answered at once");
+    assert_eq!(concat(&now), first);
+    let count = table.count_rows(Some(filter)).await.unwrap();
+    assert_eq!(count as usize, first.num_rows());
+    assert_eq!(table.count_rows_at_once(filter), Some(count));
+    // A page of it, too.
+    let page = QueryRequest {
+        limit: Some(5),
+        offset: Some(3),
+        ..request.clone()
+    };
+    assert_eq!(
+        concat(&table.query_at_once(&page).expect("a page at once")),
+        first.slice(3, 5)
+    );
+
+    for bad in ["id = 1; DROP TABLE t", "nope = 1", "category = "] {
+        let bad_request = QueryRequest {
+            filter: Some(bad.into()),
+            ..request.clone()
+        };
+        assert!(table.query_at_once(&bad_request).is_none(), "{bad}");
+        assert!(table.count_rows_at_once(bad).is_none(), "{bad}");
+        assert!(table.query(&bad_request).await.is_err(), "{bad}");
+    }
+    let search = QueryRequest {
+        vector: Some(VectorRequest {
+            values: vec![1.0, 2.0, 3.0, 4.0],
+            k: 3,
+            ..Default::default()
+        }),
+        ..request.clone()
+    };
+    assert!(table.query_at_once(&search).is_none());
+    table.close();
+    assert!(table.query_at_once(&request).is_none());
+    assert!(table.count_rows_at_once(filter).is_none());
+}

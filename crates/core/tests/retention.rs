@@ -119,3 +119,73 @@ async fn age_cutoff_spares_recent_versions() {
         .unwrap_err();
     assert_eq!(zero.code, ErrorCode::InvalidArgument);
 }
+
+/// A version checked out before is pinned again at once (from memory, after a look at its
+/// manifest file), but never once the manifest is gone (pruned) or is another file (a branch
+/// deleted and made again under the same name, whose version numbers then hold other rows).
+#[tokio::test]
+async fn versions_are_checked_out_at_once_only_while_their_manifest_is_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = connection(&dir);
+    let table = create_quotes(&conn).await; // v1: ids 1..=3
+    let note = CommitNote::default();
+    for id in 10..13 {
+        table
+            .add(vec![quotes(&[(id, "Morty", "q")])], AddMode::Append, &note)
+            .await
+            .unwrap(); // v2..v4
+    }
+    let ids = |rows: Vec<(i64, String)>| rows.into_iter().map(|(id, _)| id).collect::<Vec<_>>();
+    assert!(!table.checkout_at_once(2), "never checked out");
+    table.checkout(2).await.unwrap();
+    table.checkout_latest().await.unwrap();
+    assert!(table.checkout_at_once(2));
+    assert_eq!(table.checked_out_version(), Some(2));
+    assert_eq!(ids(ids_and_authors(&table).await), vec![1, 2, 3, 10]);
+    table.checkout_latest().await.unwrap();
+
+    // A branch forked from v2 gains a row; its newest version is checked out once.
+    let exp = table
+        .create_branch("exp", &VersionRef::Version(2))
+        .await
+        .unwrap();
+    exp.add(vec![quotes(&[(100, "Exp", "e")])], AddMode::Append, &note)
+        .await
+        .unwrap();
+    let numbered = exp.version().await.unwrap();
+    exp.checkout(numbered).await.unwrap();
+    exp.checkout_latest().await.unwrap();
+    // Made again from main's next version, the branch's same version number holds other rows.
+    table.delete_branch("exp").await.unwrap();
+    let again = table
+        .create_branch("exp", &VersionRef::Version(numbered))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.version().await.unwrap(),
+        numbered,
+        "the test's premise"
+    );
+    assert!(!exp.checkout_at_once(numbered), "another manifest file");
+    exp.checkout(numbered).await.unwrap();
+    assert_eq!(ids(ids_and_authors(&exp).await), vec![1, 2, 3, 10, 11]);
+
+    // Pruned away: checked out before, but no longer there.
+    table.checkout(1).await.unwrap();
+    table.checkout_latest().await.unwrap();
+    let pruned = table
+        .optimize(
+            &OptimizeOptions {
+                skip_compaction: true,
+                keep_versions: Some(1),
+                ..Default::default()
+            },
+            &note,
+        )
+        .await
+        .unwrap();
+    assert!(pruned.versions_removed.contains(&1), "{pruned:?}");
+    assert!(!table.checkout_at_once(1));
+    let err = table.checkout(1).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::VersionNotFound);
+}
