@@ -454,3 +454,54 @@ async fn reads_answered_at_once_equal_the_async_reads() {
     assert!(table.query_at_once(&request).is_none());
     assert!(table.count_rows_at_once(filter).is_none());
 }
+
+/// A read that memory holds but that touches more than 128 MB is not answered on the
+/// calling thread (it would hold up the caller's event loop); the async read answers it.
+#[tokio::test]
+async fn large_reads_are_not_answered_at_once() {
+    const DIM: i32 = 8192;
+    const ROWS: i64 = 4100; // 4100 rows x 32 KB: just over 128 MB
+    let dir = tempfile::tempdir().unwrap();
+    let conn = connection(&dir);
+    let values = Float32Array::from_iter_values((0..ROWS * DIM as i64).map(|v| (v % 97) as f32));
+    let item = Arc::new(Field::new("item", DataType::Float32, true));
+    let vec: ArrayRef = Arc::new(FixedSizeListArray::new(item, DIM, Arc::new(values), None));
+    let batch = RecordBatch::try_from_iter(vec![
+        (
+            "id",
+            Arc::new(Int64Array::from_iter_values(0..ROWS)) as ArrayRef,
+        ),
+        ("vec", vec),
+    ])
+    .unwrap();
+    let table = conn
+        .create_table(
+            "wide",
+            vec![batch],
+            None,
+            CreateMode::Overwrite,
+            &CommitNote::default(),
+        )
+        .await
+        .unwrap();
+    let read = |column: &str| QueryRequest {
+        filter: Some("id >= 100".into()),
+        columns: Some(vec![column.to_string()]),
+        ..Default::default()
+    };
+    for column in ["id", "vec"] {
+        // Read twice: the columns are kept in memory.
+        for _ in 0..2 {
+            table.query(&read(column)).await.unwrap();
+        }
+        let plan = table.explain_plan(&read(column), false).await.unwrap();
+        assert!(plan.contains("PalimpsestColumnCache"), "{column}: {plan}");
+    }
+    let ids = table
+        .query_at_once(&read("id"))
+        .expect("a small read at once");
+    assert_eq!(ids.iter().map(|b| b.num_rows()).sum::<usize>(), 4000);
+    assert!(table.query_at_once(&read("vec")).is_none(), "over 128 MB");
+    let vecs = table.query(&read("vec")).await.unwrap();
+    assert_eq!(vecs.iter().map(|b| b.num_rows()).sum::<usize>(), 4000);
+}

@@ -187,3 +187,38 @@ async fn overwrites_and_branch_logs_say_what_happened() {
     assert_eq!(last.operation, "overwrite");
     assert_eq!((last.rows_added, last.rows_deleted), (Some(1), Some(1)));
 }
+
+/// A restore through a handle that has not seen another writer's newer version still lands
+/// on top of it: the newer version stays in the history and the restored rows are version 1's.
+#[tokio::test]
+async fn restore_from_a_handle_behind_another_writer_goes_on_top() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = connection(&dir);
+    let first = create_quotes(&conn).await; // v1
+    let note = CommitNote::default();
+    first
+        .add(vec![quotes(&[(10, "Morty", "q")])], AddMode::Append, &note)
+        .await
+        .unwrap(); // v2
+    let other = conn.open_table("quotes", None).await.unwrap();
+    other
+        .add(vec![quotes(&[(11, "Beth", "q")])], AddMode::Append, &note)
+        .await
+        .unwrap(); // v3, unseen by `first`
+    assert_eq!(first.version().await.unwrap(), 2);
+    let restored = first.restore(Some(1), &note).await.unwrap();
+    assert_eq!(restored, 4);
+    let ids: Vec<i64> = ids_and_authors(&first)
+        .await
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(ids, vec![1, 2, 3]);
+    let log = first.list_versions().await.unwrap();
+    assert_eq!(
+        log.iter().map(|v| v.version).collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
+    assert_eq!(log[2].operation, "append");
+    assert_eq!(log[3].parameters["restored_from"], "1");
+}
