@@ -1,5 +1,7 @@
 //! Reads: filtered scans and nearest-neighbour search over the current view.
 
+use std::sync::Arc;
+
 use arrow_array::{Float32Array, RecordBatch};
 use arrow_schema::DataType;
 use futures::{FutureExt, StreamExt, TryStreamExt};
@@ -100,8 +102,7 @@ impl TableHandle {
     /// I/O, no cache fill, a bounded amount of work); `None` when it must go through
     /// `count_rows`, which also reports every error.
     pub fn count_rows_at_once(&self, filter: &str) -> Option<u64> {
-        let dataset = self.view_now()?;
-        check_single_expression(filter, "the filter").ok()?;
+        let dataset = self.view_at_once(Some(filter))?;
         if !crate::cached_reads::counts_at_once(&dataset, filter) {
             return None;
         }
@@ -113,16 +114,22 @@ impl TableHandle {
     /// `query(request)` on the calling thread when memory answers it at once (as for
     /// `count_rows_at_once`); `None` when it must go through `query`.
     pub fn query_at_once(&self, request: &QueryRequest) -> Option<Vec<RecordBatch>> {
-        let dataset = self.view_now()?;
-        if let Some(filter) = &request.filter {
-            check_single_expression(filter, "the filter").ok()?;
-        }
+        let dataset = self.view_at_once(request.filter.as_deref())?;
         if !crate::cached_reads::answers_at_once(&dataset, request) {
             return None;
         }
         crate::cached_reads::query(&dataset, request)
             .now_or_never()?
             .ok()?
+    }
+
+    /// The view a read at once works on: none when the view needs I/O or `filter` is not one
+    /// expression (the async read reports that).
+    fn view_at_once(&self, filter: Option<&str>) -> Option<Arc<Dataset>> {
+        if let Some(filter) = filter {
+            check_single_expression(filter, "the filter").ok()?;
+        }
+        self.view_now()
     }
 
     pub async fn query(&self, request: &QueryRequest) -> Result<Vec<RecordBatch>> {

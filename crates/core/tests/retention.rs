@@ -5,18 +5,27 @@ mod common;
 use common::*;
 use palimpsest_core::{AddMode, CommitNote, ErrorCode, OptimizeOptions, VersionRef};
 
+/// One append (one version) per id.
+async fn append_one_by_one(table: &palimpsest_core::TableHandle, ids: std::ops::Range<i64>) {
+    for id in ids {
+        table
+            .add(
+                vec![quotes(&[(id, "Morty", "q")])],
+                AddMode::Append,
+                &CommitNote::default(),
+            )
+            .await
+            .unwrap();
+    }
+}
+
 #[tokio::test]
 async fn pruning_keeps_tags_fork_points_and_explains_removed_versions() {
     let dir = tempfile::tempdir().unwrap();
     let conn = connection(&dir);
     let table = create_quotes(&conn).await; // v1
     let note = CommitNote::default();
-    for id in 10..16 {
-        table
-            .add(vec![quotes(&[(id, "Morty", "q")])], AddMode::Append, &note)
-            .await
-            .unwrap(); // v2..v7
-    }
+    append_one_by_one(&table, 10..16).await; // v2..v7
     table.create_tag("release", 2).await.unwrap();
     let branch = table
         .create_branch("exp", &VersionRef::Version(4))
@@ -129,12 +138,7 @@ async fn versions_are_checked_out_at_once_only_while_their_manifest_is_unchanged
     let conn = connection(&dir);
     let table = create_quotes(&conn).await; // v1: ids 1..=3
     let note = CommitNote::default();
-    for id in 10..13 {
-        table
-            .add(vec![quotes(&[(id, "Morty", "q")])], AddMode::Append, &note)
-            .await
-            .unwrap(); // v2..v4
-    }
+    append_one_by_one(&table, 10..13).await; // v2..v4
     let ids = |rows: Vec<(i64, String)>| rows.into_iter().map(|(id, _)| id).collect::<Vec<_>>();
     assert!(!table.checkout_at_once(2), "never checked out");
     table.checkout(2).await.unwrap();
