@@ -113,7 +113,7 @@ export function targets(rec, probes, opts) {
     "exact kNN >= 50% of memory bandwidth (warm)",
     frac === undefined
       ? undefined
-      : `${fmt(vecBytes / p50 / 1e9, 2)} GB/s of vectors = ${pct(frac)} of ${fmt(probes.memory / 1e9, 2)} GB/s`,
+      : `${fmt(vecBytes / p50 / 1e9, 2)} GB/s of float32 vectors (effective: one-byte codes are read first) = ${pct(frac)} of ${fmt(probes.memory / 1e9, 2)} GB/s`,
     atLeast(frac, 0.5),
   );
 

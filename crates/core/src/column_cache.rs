@@ -28,6 +28,7 @@ use lance_table::format::Fragment;
 
 use crate::array_copy;
 use crate::error::Result;
+use crate::vector_codes::LazyCodes;
 
 /// The row id pseudo-column, cached like a column when a read asks for it.
 pub(crate) use lance::dataset::ROW_ID;
@@ -53,6 +54,8 @@ pub(crate) struct Chunk {
     /// Smallest and largest value of a numeric column (of the whole chunk, so also bounds
     /// any slice of it), for skipping chunks a range filter cannot match.
     pub bounds: Option<(ScalarValue, ScalarValue)>,
+    /// For float32 vectors, their one-byte codes (exact search reads those first).
+    pub codes: Option<Arc<LazyCodes>>,
 }
 
 impl Chunk {
@@ -64,10 +67,12 @@ impl Chunk {
             .downcast_ref::<StringArray>()
             .and_then(dictionary_of);
         let bounds = bounds_of(values.as_ref());
+        let codes = LazyCodes::of(&values);
         Chunk {
             values,
             keys,
             bounds,
+            codes,
         }
     }
 
@@ -79,6 +84,7 @@ impl Chunk {
                 .as_ref()
                 .map(|(k, d)| (k.slice(offset, len), d.clone())),
             bounds: self.bounds.clone(),
+            codes: self.codes.clone(),
         }
     }
 }
@@ -120,6 +126,19 @@ fn bounds_of(values: &dyn Array) -> Option<(ScalarValue, ScalarValue)> {
 pub(crate) struct CachedColumn {
     chunks: Vec<Chunk>,
     bytes: usize,
+}
+
+impl CachedColumn {
+    /// Bytes held: the decoded values, and the vector codes made so far.
+    fn bytes(&self) -> usize {
+        let codes: usize = self
+            .chunks
+            .iter()
+            .filter_map(|c| c.codes.as_ref())
+            .map(|c| c.bytes())
+            .sum();
+        self.bytes + codes
+    }
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -234,8 +253,10 @@ impl Cache {
     }
 
     fn insert(&mut self, key: Key, column: Arc<CachedColumn>) {
-        let size = column.bytes;
+        let size = column.bytes();
         let budget = budget_bytes();
+        // Vector codes grow entries after they were counted: count again.
+        self.bytes = self.entries.values().map(|(c, _)| c.bytes()).sum();
         while self.bytes + size > budget {
             let Some(oldest) = self
                 .entries
@@ -246,14 +267,14 @@ impl Cache {
                 break;
             };
             if let Some((gone, _)) = self.entries.remove(&oldest) {
-                self.bytes -= gone.bytes;
+                self.bytes -= gone.bytes();
             }
         }
         if self.bytes + size <= budget {
             self.clock += 1;
             self.bytes += size;
             if let Some((old, _)) = self.entries.insert(key, (column, self.clock)) {
-                self.bytes -= old.bytes;
+                self.bytes -= old.bytes();
             }
         }
     }

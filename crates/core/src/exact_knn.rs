@@ -20,6 +20,7 @@ use rayon::prelude::*;
 use crate::column_cache::{self, Keep, ROW_ID};
 use crate::error::Result;
 use crate::query::{vector_column, QueryRequest};
+use crate::vector_codes::{Probe, VectorCodes};
 
 const DISTANCE: &str = "_distance";
 /// Rows per unit of parallel work: large enough to amortise scheduling.
@@ -79,12 +80,22 @@ pub(crate) async fn search(
         return Ok(None);
     };
     let at = cached.schema.index_of(&column_name)?;
+    let metric = vector.distance_type.unwrap_or(DistanceType::L2);
+    // Codes bound L2 distances only; they are made on the first such search, a chunk per
+    // thread.
     let parts: Vec<VectorPart> = cached
         .segments
-        .iter()
-        .map(|s| VectorPart::of(s.columns[at].values.as_ref(), s.live.as_ref()))
+        .par_iter()
+        .map(|s| {
+            let chunk = &s.columns[at];
+            let codes = chunk
+                .codes
+                .as_deref()
+                .filter(|_| metric == DistanceType::L2)
+                .and_then(|lazy| lazy.get());
+            VectorPart::of(chunk.values.as_ref(), s.live.as_ref(), codes)
+        })
         .collect();
-    let metric = vector.distance_type.unwrap_or(DistanceType::L2);
     let nearest = top_k(&parts, &vector.values, vector.k, metric);
 
     let hits: Vec<(usize, usize)> = nearest.iter().map(|(_, f, r)| (*f, *r)).collect();
@@ -114,16 +125,22 @@ pub(crate) async fn search(
     )?))
 }
 
-/// One segment's vectors: the flat values, which rows have one, and which rows are live.
+/// One segment's vectors: the flat values, which rows have one, which rows are live, and
+/// their codes (with the code row of the segment's first row) when they have them.
 struct VectorPart<'a> {
     dim: usize,
     values: &'a [f32],
     valid: Option<&'a NullBuffer>,
     live: Option<&'a BooleanBuffer>,
+    codes: Option<(&'a VectorCodes, usize)>,
 }
 
 impl<'a> VectorPart<'a> {
-    fn of(array: &'a dyn Array, live: Option<&'a BooleanBuffer>) -> Self {
+    fn of(
+        array: &'a dyn Array,
+        live: Option<&'a BooleanBuffer>,
+        codes: Option<&'a VectorCodes>,
+    ) -> Self {
         let list = array
             .as_any()
             .downcast_ref::<FixedSizeListArray>()
@@ -140,6 +157,7 @@ impl<'a> VectorPart<'a> {
             values: &flat.values()[start..start + list.len() * dim],
             valid: list.nulls().filter(|n| n.null_count() > 0),
             live,
+            codes: codes.and_then(|c| Some((c, c.offset_of(list)?))),
         }
     }
 }
@@ -162,11 +180,19 @@ fn top_k(
                 .map(move |start| (f, start, (start + WORK_ROWS).min(rows)))
         })
         .collect();
+    let probes: Vec<Option<Probe>> = parts
+        .iter()
+        .map(|p| {
+            p.codes
+                .filter(|_| metric == DistanceType::L2)
+                .and_then(|(codes, _)| codes.probe(query))
+        })
+        .collect();
     let mut all: Vec<(f32, usize, usize)> = work
         .par_iter()
         .flat_map_iter(|(f, start, end)| {
             let part = &parts[*f];
-            nearest_in(part, *start, *end, query, k, metric)
+            nearest_in(part, *start, *end, query, k, metric, probes[*f].as_ref())
                 .into_iter()
                 .map(move |(d, r)| (d, *f, r))
         })
@@ -194,7 +220,9 @@ impl Ord for Candidate {
     }
 }
 
-/// (distance, row) of the `k` nearest rows in `start..end` of `part`.
+/// (distance, row) of the `k` nearest rows in `start..end` of `part`. With a `probe` (L2
+/// over coded vectors), a row's exact distance is computed only when its lower bound from
+/// the codes can still beat the k-th nearest kept so far.
 fn nearest_in(
     part: &VectorPart,
     start: usize,
@@ -202,41 +230,153 @@ fn nearest_in(
     query: &[f32],
     k: usize,
     metric: DistanceType,
+    probe: Option<&Probe>,
 ) -> Vec<(f32, usize)> {
     const BLOCK: usize = 4096;
+    if k == 0 {
+        return Vec::new();
+    }
     let dim = part.dim;
-    let vectors = &part.values[start * dim..end * dim];
     let mut heap: BinaryHeap<Candidate> = BinaryHeap::with_capacity(k + 1);
-    let mut distances = vec![0f32; BLOCK];
-    for (b, block) in vectors.chunks(BLOCK * dim).enumerate() {
-        let n = block.len() / dim;
-        let out = &mut distances[..n];
+    let mut scratch = vec![0f32; BLOCK];
+    for block in (start..end).step_by(BLOCK) {
+        let rows = block..(block + BLOCK).min(end);
+        let out = &mut scratch[..rows.len()];
+        if let (Some(probe), Some((codes, first))) = (probe, part.codes) {
+            codes.lower_bounds(probe, first + rows.start, out);
+            for (row, bound) in rows.zip(out.iter()) {
+                let full = heap.len() == k;
+                if full && heap.peek().is_some_and(|w| !probe.may_beat(*bound, w.0)) {
+                    continue;
+                }
+                let mut d = [0f32];
+                let vector = &part.values[row * dim..(row + 1) * dim];
+                l2_distance_batch_into(query, vector, dim, &mut d);
+                keep(&mut heap, k, part, d[0], row);
+            }
+            continue;
+        }
+        let vectors = &part.values[rows.start * dim..rows.end * dim];
         match metric {
-            DistanceType::Dot => dot_distance_batch_into(query, block, dim, out),
+            DistanceType::Dot => dot_distance_batch_into(query, vectors, dim, out),
             DistanceType::Cosine => {
-                for (slot, d) in out.iter_mut().zip(cosine_distance_batch(query, block, dim)) {
+                for (slot, d) in out
+                    .iter_mut()
+                    .zip(cosine_distance_batch(query, vectors, dim))
+                {
                     *slot = d;
                 }
             }
-            _ => l2_distance_batch_into(query, block, dim, out),
+            _ => l2_distance_batch_into(query, vectors, dim, out),
         }
-        for (i, d) in out.iter().enumerate() {
-            let row = start + b * BLOCK + i;
-            // Rows without a vector have no distance; lance leaves them out too.
-            if d.is_nan()
-                || part.valid.is_some_and(|v| v.is_null(row))
-                || part.live.is_some_and(|l| !l.value(row))
-            {
-                continue;
-            }
-            let candidate = Candidate(*d, row);
-            if heap.len() < k {
-                heap.push(candidate);
-            } else if heap.peek().is_some_and(|worst| candidate < *worst) {
-                heap.pop();
-                heap.push(candidate);
-            }
+        for (row, d) in rows.zip(out.iter()) {
+            keep(&mut heap, k, part, *d, row);
         }
     }
     heap.into_iter().map(|c| (c.0, c.1)).collect()
+}
+
+/// Puts the row in the heap of the k nearest if it has a distance, is live, and is nearer
+/// than the worst kept.
+fn keep(heap: &mut BinaryHeap<Candidate>, k: usize, part: &VectorPart, d: f32, row: usize) {
+    // Rows without a vector have no distance; lance leaves them out too.
+    if d.is_nan()
+        || part.valid.is_some_and(|v| v.is_null(row))
+        || part.live.is_some_and(|l| !l.value(row))
+    {
+        return;
+    }
+    let candidate = Candidate(d, row);
+    if heap.len() < k {
+        heap.push(candidate);
+    } else if heap.peek().is_some_and(|worst| candidate < *worst) {
+        heap.pop();
+        heap.push(candidate);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::types::Float32Type;
+
+    /// 3,000 vectors of 24 dimensions in 6 tight clusters, every 50th a copy of the one
+    /// before (equal distances: ties broken by position), every 7th deleted.
+    fn vectors() -> (FixedSizeListArray, BooleanBuffer) {
+        let mut state = 0x9e3779b97f4a7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % 10_000) as f32 / 10_000.0
+        };
+        let mut rows: Vec<Vec<f32>> = Vec::new();
+        for i in 0..3000usize {
+            let row = if i % 50 == 49 {
+                rows[i - 1].clone()
+            } else {
+                (0..24)
+                    .map(|d| (i % 6 * d) as f32 * 0.1 + next() * 0.2)
+                    .collect()
+            };
+            rows.push(row);
+        }
+        let list = FixedSizeListArray::from_iter_primitive::<Float32Type, _, _>(
+            rows.iter()
+                .map(|r| Some(r.iter().map(|v| Some(*v)).collect::<Vec<_>>())),
+            24,
+        );
+        let live = BooleanBuffer::from_iter((0..3000).map(|i| i % 7 != 0));
+        (list, live)
+    }
+
+    #[test]
+    fn searching_through_codes_finds_exactly_what_the_full_pass_finds() {
+        let (list, live) = vectors();
+        let codes = VectorCodes::build(&list).unwrap();
+        // Two parts over one coded chunk, the second a slice, as cached segments are.
+        let second = list.slice(1200, 1800);
+        let coded = [
+            VectorPart::of(&list, Some(&live), Some(&codes)),
+            VectorPart::of(&second, None, Some(&codes)),
+        ];
+        let plain = [
+            VectorPart::of(&list, Some(&live), None),
+            VectorPart::of(&second, None, None),
+        ];
+        assert!(coded.iter().all(|p| p.codes.is_some()));
+        for q in [0usize, 49, 700, 1234, 2999] {
+            // Queries on a stored vector (distance 0 and a tie with its copy), and off them.
+            let stored = list.value(q);
+            let stored = stored.as_any().downcast_ref::<Float32Array>().unwrap();
+            for shift in [0.0f32, 0.05, 3.0] {
+                let query: Vec<f32> = stored.values().iter().map(|v| v + shift).collect();
+                for k in [1, 10, 100, 5000] {
+                    let fast = top_k(&coded, &query, k, DistanceType::L2);
+                    let full = top_k(&plain, &query, k, DistanceType::L2);
+                    assert_eq!(fast, full, "query {q} + {shift}, k {k}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn other_metrics_and_unboundable_queries_take_the_full_pass() {
+        let (list, live) = vectors();
+        let codes = VectorCodes::build(&list).unwrap();
+        let coded = [VectorPart::of(&list, Some(&live), Some(&codes))];
+        let plain = [VectorPart::of(&list, Some(&live), None)];
+        let mut query = vec![0.5f32; 24];
+        for metric in [DistanceType::Dot, DistanceType::Cosine] {
+            assert_eq!(
+                top_k(&coded, &query, 10, metric),
+                top_k(&plain, &query, 10, metric)
+            );
+        }
+        query[3] = f32::INFINITY;
+        assert_eq!(
+            top_k(&coded, &query, 10, DistanceType::L2),
+            top_k(&plain, &query, 10, DistanceType::L2)
+        );
+    }
 }

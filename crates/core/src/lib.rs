@@ -35,6 +35,7 @@ mod shared_memory;
 mod sql_text;
 mod table;
 mod tags;
+mod vector_codes;
 mod verify;
 mod version_ref;
 mod writes;
