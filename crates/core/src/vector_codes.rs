@@ -16,6 +16,11 @@ const SLACK: f32 = 1e-4;
 /// Largest magnitude coded: squares of larger values could overflow float32 sums.
 const MAX_MAGNITUDE: f32 = 1e15;
 
+/// Whether the bounds can take a value: finite and not too large to square.
+fn boundable(v: f32) -> bool {
+    v.is_finite() && v.abs() <= MAX_MAGNITUDE
+}
+
 pub(crate) struct VectorCodes {
     dim: usize,
     /// Address of the first value coded: slices of the source (which share its buffer) find
@@ -91,7 +96,7 @@ impl VectorCodes {
         let values = flat
             .values()
             .get(list.offset() * dim..(list.offset() + rows) * dim)?;
-        if dim == 0 || values.iter().any(|v| !(v.abs() <= MAX_MAGNITUDE)) {
+        if dim == 0 || !values.iter().all(|v| boundable(*v)) {
             return None;
         }
         let mut low = vec![f32::INFINITY; dim];
@@ -158,7 +163,7 @@ impl VectorCodes {
     /// The query as [`Self::lower_bounds`] takes it; `None` when it has a value the bounds
     /// cannot take (not finite, or too large) or the wrong length.
     pub(crate) fn probe(&self, query: &[f32]) -> Option<Probe> {
-        if query.len() != self.dim || query.iter().any(|v| !(v.abs() <= MAX_MAGNITUDE)) {
+        if query.len() != self.dim || !query.iter().all(|v| boundable(*v)) {
             return None;
         }
         let magnitude = query.iter().fold(self.magnitude, |m, v| m.max(v.abs()));
