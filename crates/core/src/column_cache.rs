@@ -252,11 +252,15 @@ impl Cache {
         })
     }
 
+    /// Counts the bytes held again: vector codes grow entries after they were counted. Once
+    /// per fill, not per insert (a fill inserts a column per fragment).
+    fn recount(&mut self) {
+        self.bytes = self.entries.values().map(|(c, _)| c.bytes()).sum();
+    }
+
     fn insert(&mut self, key: Key, column: Arc<CachedColumn>) {
         let size = column.bytes();
         let budget = budget_bytes();
-        // Vector codes grow entries after they were counted: count again.
-        self.bytes = self.entries.values().map(|(c, _)| c.bytes()).sum();
         while self.bytes + size > budget {
             let Some(oldest) = self
                 .entries
@@ -558,6 +562,7 @@ pub(crate) async fn load(
             }
         }
         let mut cache = cache();
+        cache.recount();
         for (f, c, column) in built {
             cache.insert(keys[f][c].clone(), column.clone());
             found[f][c] = Some(column);
