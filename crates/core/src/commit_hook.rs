@@ -75,6 +75,11 @@ impl PropertyCommitHandler {
             .map(durability::added_paths)
             .unwrap_or_default();
         let pending = PendingSync { table, dirs };
+        // A commit that adds no files (restore, tags, schema-only changes) has nothing to
+        // flush yet: no trip to the blocking pool.
+        if files.is_empty() && !pending.dirs.iter().any(|d| d.starts_with("_indices/")) {
+            return Ok(Some(pending));
+        }
         durability::off_runtime(move || {
             durability::sync_files(&pending.table, &files, &pending.dirs)?;
             Ok(pending)

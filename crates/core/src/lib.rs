@@ -25,6 +25,7 @@ mod memory_filter;
 mod merge;
 mod names;
 mod query;
+mod retired;
 mod row_deletes;
 mod row_gather;
 mod row_history;

@@ -12,6 +12,7 @@ use lance::dataset::CommitBuilder;
 use crate::commit_note::{CommitNote, OperationRecord};
 use crate::connection::Connection;
 use crate::error::{Error, ErrorCode, Result};
+use crate::retired::Retired;
 use crate::seen_versions::SeenVersions;
 
 pub(crate) struct TableState {
@@ -33,6 +34,8 @@ pub struct TableHandle {
     pub(crate) write_lock: tokio::sync::Mutex<()>,
     /// Versions checked out before, for `checkout_at_once`.
     seen_versions: SeenVersions,
+    /// Datasets `checkout_at_once` replaced, freed by the next `view()` on a worker thread.
+    retired: Retired<Dataset>,
 }
 
 impl TableHandle {
@@ -48,6 +51,7 @@ impl TableHandle {
             }),
             write_lock: tokio::sync::Mutex::new(()),
             seen_versions: SeenVersions::default(),
+            retired: Retired::default(),
         }
     }
 
@@ -83,6 +87,7 @@ impl TableHandle {
 
     /// The dataset of the current view, for reads.
     pub(crate) async fn view(&self) -> Result<Arc<Dataset>> {
+        self.retired.free();
         let (dataset, stale) = {
             let state = self.read_state();
             if state.closed {
@@ -161,20 +166,24 @@ impl TableHandle {
         let Some(current) = self.view_now() else {
             return false;
         };
-        let branch = current.manifest().branch.as_deref();
-        match self.seen_versions.find(branch, version) {
+        let found = self
+            .seen_versions
+            .find(current.manifest().branch.as_deref(), version);
+        drop(current);
+        match found {
             Some(dataset) => {
-                self.pin(dataset, version);
+                self.retired.park(self.pin(dataset, version));
                 true
             }
             None => false,
         }
     }
 
-    fn pin(&self, dataset: Arc<Dataset>, version: u64) {
+    /// Pins the view to `dataset`; returns the dataset it replaces.
+    fn pin(&self, dataset: Arc<Dataset>, version: u64) -> Arc<Dataset> {
         let mut state = self.write_state();
-        state.dataset = dataset;
         state.pinned = Some(version);
+        std::mem::replace(&mut state.dataset, dataset)
     }
 
     pub(crate) async fn load_version(&self, current: &Dataset, version: u64) -> Result<Dataset> {
