@@ -1,5 +1,7 @@
 // Times filtered scans and counts from memory alone in a process (60 calls after 3 warm-up
-// calls, p50 and min), for profiling: node --expose-gc bench/profile-filters.mjs [dim].
+// calls, p50 and min), for profiling: node --expose-gc bench/profile-filters.mjs [dim] [settle].
+// With `settle`, each call follows a collection and a turn of the event loop, as in the bench
+// (earlier results are freed, so their buffers can be recycled).
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -7,6 +9,7 @@ import * as palimpsest from "../dist/index.mjs";
 import { makeDataset } from "./data.mjs";
 
 const dim = Number(process.argv[2] ?? 8);
+const settle = process.argv[3] === "settle";
 const data = makeDataset({
   rows: 1000000,
   dim,
@@ -34,6 +37,10 @@ for (const [name, fn] of Object.entries(cases)) {
   for (let i = 0; i < 3; i++) await fn();
   const times = [];
   for (let i = 0; i < 60; i++) {
+    if (settle) {
+      globalThis.gc?.();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     const t0 = performance.now();
     await fn();
     times.push(performance.now() - t0);

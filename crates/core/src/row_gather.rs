@@ -8,7 +8,7 @@
 //! fixed-size lists of them and 32-bit-offset strings and binaries go to `interleave`.
 
 use arrow_array::{make_array, Array, ArrayRef, RecordBatch, RecordBatchOptions};
-use arrow_buffer::{BooleanBufferBuilder, Buffer, NullBuffer};
+use arrow_buffer::{BooleanBufferBuilder, Buffer, MutableBuffer, NullBuffer};
 use arrow_data::ArrayData;
 use arrow_schema::{DataType, SchemaRef};
 use rayon::prelude::*;
@@ -166,9 +166,10 @@ fn output(len: usize, fill: impl FnOnce(&mut [u8])) -> Buffer {
     if len >= buffer_pool::MIN_POOLED {
         return buffer_pool::filled(len, fill);
     }
-    let mut bytes = vec![0u8; len];
-    fill(&mut bytes);
-    Buffer::from_vec(bytes)
+    // arrow's own allocation: aligned for any element type, as the pool's blocks are.
+    let mut bytes = MutableBuffer::from_len_zeroed(len);
+    fill(bytes.as_slice_mut());
+    bytes.into()
 }
 
 /// `rows[i]`'s `width` bytes of every source, in order.
@@ -233,18 +234,33 @@ fn gather_bytes(datas: &[ArrayData], picks: &[&[u32]], rows: usize) -> Option<(B
             (offsets, d.buffers()[1].as_slice())
         })
         .collect();
-    let mut offsets: Vec<i32> = Vec::with_capacity(rows + 1);
-    offsets.push(0);
     let mut end = 0i32;
+    let mut overflow = false;
     // Where each part's values start in the output.
     let mut starts = Vec::with_capacity(picks.len());
-    for ((source, _), rows) in sources.iter().zip(picks) {
-        starts.push(end as usize);
-        for r in rows.iter() {
-            let r = *r as usize;
-            end = end.checked_add(source[r + 1] - source[r])?;
-            offsets.push(end);
+    // The offsets go to recycled memory too once they are large.
+    let offsets = output((rows + 1) * 4, |out| {
+        let mut slots = out.chunks_exact_mut(4);
+        let mut put = |offset: i32| {
+            if let Some(slot) = slots.next() {
+                slot.copy_from_slice(&offset.to_ne_bytes());
+            }
+        };
+        put(0);
+        for ((source, _), rows) in sources.iter().zip(picks) {
+            starts.push(end as usize);
+            for r in rows.iter() {
+                let r = *r as usize;
+                match end.checked_add(source[r + 1] - source[r]) {
+                    Some(next) => end = next,
+                    None => overflow = true,
+                }
+                put(end);
+            }
         }
+    });
+    if overflow {
+        return None;
     }
     let total = end as usize;
     let values = output(total, |out| {
@@ -271,7 +287,7 @@ fn gather_bytes(datas: &[ArrayData], picks: &[&[u32]], rows: usize) -> Option<(B
         let work = parts.into_iter().zip(sources.iter().zip(picks.iter()));
         for_each_part(work.collect(), rows, copy);
     });
-    Some((Buffer::from_vec(offsets), values))
+    Some((offsets, values))
 }
 
 /// Copies `len` bytes of `values` from `from` into `out` at `at`. Most strings are short: they
