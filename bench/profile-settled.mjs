@@ -1,0 +1,35 @@
+// What a call costs right after a collection, as the bench times it: a one-row query, the
+// native read alone and a trivial native call, in a loop and after gc() (40 calls, median,
+// ms). node --expose-gc bench/profile-settled.mjs
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import * as palimpsest from "../dist/index.mjs";
+
+const dir = mkdtempSync(path.join(os.tmpdir(), "settled-"));
+const db = await palimpsest.connect(dir);
+const rows = Array.from({ length: 100000 }, (_, i) => ({ id: i, s: `x${i}` }));
+const t = await db.createTable("main", rows);
+const request = { filter: "id = 5", columns: ["id"] };
+const query = () => t.query().where("id = 5").select(["id"]).toArrow();
+for (let i = 0; i < 5; i++) await query();
+const median = (xs) => xs.sort((a, b) => a - b)[xs.length >> 1].toFixed(4);
+const time = async (collect, fn) => {
+  if (collect) globalThis.gc?.();
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+};
+for (const collect of [false, true]) {
+  const [full, native, trivial] = [[], [], []];
+  for (let i = 0; i < 40; i++) {
+    full.push(await time(collect, query));
+    native.push(await time(collect, () => t.inner.queryAtOnce(request)));
+    trivial.push(await time(collect, () => t.inner.isOpen()));
+  }
+  console.log(
+    `${collect ? "after gc()" : "in a loop"}: toArrow ${median(full)}, native read ${median(native)}, trivial native call ${median(trivial)}`,
+  );
+}
+t.close();
+rmSync(dir, { recursive: true, force: true });
