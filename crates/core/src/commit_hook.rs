@@ -75,9 +75,7 @@ impl PropertyCommitHandler {
             .map(durability::added_paths)
             .unwrap_or_default();
         let pending = PendingSync { table, dirs };
-        // A commit that adds no files (restore, tags, schema-only changes) has nothing to
-        // flush yet: no trip to the blocking pool.
-        if files.is_empty() && !pending.dirs.iter().any(|d| d.starts_with("_indices/")) {
+        if !durability::has_files_to_sync(&files, &pending.dirs) {
             return Ok(Some(pending));
         }
         durability::off_runtime(move || {

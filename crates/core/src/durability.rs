@@ -29,6 +29,9 @@ pub(crate) fn added_paths(transaction: &Transaction) -> (Vec<String>, BTreeSet<S
 /// (and force a retry) short.
 pub(crate) async fn presync(table: PathBuf, operation: &Operation) -> std::io::Result<()> {
     let (files, dirs) = operation_paths(operation);
+    if !has_files_to_sync(&files, &dirs) {
+        return Ok(());
+    }
     off_runtime(move || sync_files(&table, &files, &dirs)).await
 }
 
@@ -92,6 +95,16 @@ fn operation_paths(operation: &Operation) -> (Vec<String>, BTreeSet<String>) {
     (files, dirs)
 }
 
+/// Whether `sync_files` has anything to flush: a commit that adds no files (restore, tags,
+/// schema-only changes) then needs no trip to the blocking pool.
+pub(crate) fn has_files_to_sync(files: &[String], dirs: &BTreeSet<String>) -> bool {
+    !files.is_empty() || dirs.iter().any(|d| is_index_dir(d))
+}
+
+fn is_index_dir(dir: &str) -> bool {
+    dir.starts_with("_indices/")
+}
+
 /// Flushes `files` and, for index directories, every file in them.
 pub(crate) fn sync_files(
     table: &FsPath,
@@ -99,7 +112,7 @@ pub(crate) fn sync_files(
     dirs: &BTreeSet<String>,
 ) -> std::io::Result<()> {
     let mut paths: Vec<PathBuf> = files.iter().map(|f| table.join(f)).collect();
-    for dir in dirs.iter().filter(|d| d.starts_with("_indices/")) {
+    for dir in dirs.iter().filter(|d| is_index_dir(d)) {
         for entry in std::fs::read_dir(table.join(dir))? {
             let path = entry?.path();
             if path.is_file() {
@@ -137,5 +150,24 @@ pub(crate) fn sync_path(path: &FsPath) -> std::io::Result<()> {
         // A file another writer's cleanup removed is not ours to flush.
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_commits_that_add_files_or_index_directories_have_files_to_sync() {
+        let none = BTreeSet::new();
+        // A restore or a tag: nothing added.
+        assert!(!has_files_to_sync(&[], &none));
+        // Directories that only gain the manifest's entry are flushed after the commit.
+        let plain: BTreeSet<String> = ["data".to_string()].into();
+        assert!(!has_files_to_sync(&[], &plain));
+        assert!(has_files_to_sync(&["data/a.lance".to_string()], &plain));
+        // An index directory's files are found by listing it.
+        let index: BTreeSet<String> = ["_indices/0000-uuid".to_string()].into();
+        assert!(has_files_to_sync(&[], &index));
     }
 }
