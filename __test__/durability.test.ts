@@ -84,6 +84,25 @@ describe.skipIf(!hasStrace)("durability (strace)", () => {
     expect(del).toContain(`${table}/_deletions`);
   });
 
+  it("flushes tag and branch records, and the directories they are in, before they resolve", () => {
+    const { dir, trace } = traceChild(true);
+    const table = path.join(dir, "t.lance");
+    const tag = fsyncsDuring(trace, "TAG");
+    expect(tag, tag.join("\n")).toContain(`${table}/_refs/tags/snapshot.json`);
+    for (const d of ["_refs/tags", "_refs"]) expect(tag).toContain(`${table}/${d}`);
+    expect(tag).toContain(table);
+    const branch = fsyncsDuring(trace, "BRANCH");
+    // lance escapes the `/` of a nested branch name in its record's file name.
+    expect(branch, branch.join("\n")).toContain(`${table}/_refs/branches/exp%2Fone.json`);
+    // The branch's first manifest, then the directories above its own that are new.
+    expect(branch.some((p) => p.startsWith(`${table}/tree/exp/one/_versions/`))).toBe(true);
+    for (const d of ["_refs/branches", "_refs", "tree/exp", "tree"]) {
+      expect(branch).toContain(`${table}/${d}`);
+    }
+    // A removed record: the directory that held it is flushed.
+    expect(fsyncsDuring(trace, "UNTAG")).toContain(`${table}/_refs/tags`);
+  });
+
   it("skips the flushes for scratch tables (durable: false)", () => {
     const { dir, trace } = traceChild(false);
     const table = path.join(dir, "t.lance");

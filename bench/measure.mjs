@@ -23,6 +23,15 @@ export async function settle() {
   await new Promise((resolve) => setImmediate(resolve));
 }
 
+/**
+ * Calls for a median of an operation that takes milliseconds or less: one stall of the VM
+ * moves a median of 3, so such figures take at least this many (every engine alike).
+ */
+export const QUICK_RUNS = 9;
+
+/** How many calls a quick operation's median takes: `--runs`, at least QUICK_RUNS. */
+export const quickRuns = (opts) => Math.max(opts.runs, QUICK_RUNS);
+
 /** Median seconds over `runs` calls (each after settle()), to damp cache and GC noise. */
 export async function median(runs, fn) {
   const times = [];

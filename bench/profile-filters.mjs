@@ -1,5 +1,6 @@
 // Times filtered scans and counts from memory alone in a process (60 calls after 3 warm-up
-// calls, p50 and min), for profiling: node --expose-gc bench/profile-filters.mjs [dim] [settle].
+// calls, p50 and min), for profiling:
+//   node --expose-gc bench/profile-filters.mjs [dim] [settle] [case,case...] [calls]
 // With `settle`, each call follows a collection and a turn of the event loop, as in the bench
 // (earlier results are freed, so their buffers can be recycled).
 import { mkdtempSync, rmSync } from "node:fs";
@@ -10,6 +11,8 @@ import { makeDataset } from "./data.mjs";
 
 const dim = Number(process.argv[2] ?? 8);
 const settle = process.argv[3] === "settle";
+const only = process.argv[4]?.split(",");
+const calls = Number(process.argv[5] ?? 60);
 const data = makeDataset({
   rows: 1000000,
   dim,
@@ -34,9 +37,10 @@ const cases = {
   countAll: () => t.countRows(),
 };
 for (const [name, fn] of Object.entries(cases)) {
+  if (only && !only.includes(name)) continue;
   for (let i = 0; i < 3; i++) await fn();
   const times = [];
-  for (let i = 0; i < 60; i++) {
+  for (let i = 0; i < calls; i++) {
     if (settle) {
       globalThis.gc?.();
       await new Promise((resolve) => setImmediate(resolve));
@@ -46,6 +50,7 @@ for (const [name, fn] of Object.entries(cases)) {
     times.push(performance.now() - t0);
   }
   times.sort((a, b) => a - b);
-  console.log(name, "p50", times[30].toFixed(3), "min", times[0].toFixed(3));
+  const p50 = times[Math.floor(calls / 2)];
+  console.log(name, "p50", p50.toFixed(3), "min", times[0].toFixed(3));
 }
 rmSync(dir, { recursive: true, force: true });

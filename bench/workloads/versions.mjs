@@ -2,11 +2,8 @@
 // listVersions at --versions, restore on --restore-rows vs --restore-big rows (small rows:
 // one int64 column, since restore does not depend on row width).
 import { NotAvailable } from "../engines/common.mjs";
-import { median, now, quantile, timed } from "../measure.mjs";
+import { median, now, quantile, quickRuns as quickRunsOf, timed } from "../measure.mjs";
 
-// checkout and restore take a few milliseconds or less, where one stall of the VM moves a
-// median of 3: they take the median of at least this many calls.
-const QUICK_RUNS = 9;
 // checkout(1) takes microseconds, where the collector's background work in a process that
 // holds gigabytes moves even a median of 9: more calls, still well under a second.
 const CHECKOUT_RUNS = 51;
@@ -15,7 +12,7 @@ export async function run(ctx) {
   const { engine: e, opts, data, rec } = ctx;
   const name = e.name;
   const N = opts.versions;
-  const quickRuns = Math.max(opts.runs, QUICK_RUNS);
+  const quickRuns = quickRunsOf(opts);
   rec.define("ver.checkout10", "version", "checkout(1) at 10 versions", "s", "lower");
   rec.define("ver.checkoutN", "version", `checkout(1) at ${N} versions`, "s", "lower");
   rec.define(
@@ -83,7 +80,7 @@ export async function run(ctx) {
   });
   await rec.measure("ver.list", name, async () => {
     if (!tN) throw new Error("no table");
-    return median(opts.runs, async () => {
+    return median(quickRuns, async () => {
       const n = await e.listVersions(tN);
       if (n !== N) throw new Error(`listVersions gave ${n}, want ${N}`);
     });

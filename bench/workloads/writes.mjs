@@ -1,6 +1,6 @@
 // update 1% of rows, mergeInsert (half matched, half new), delete 1%, on the main table;
 // then a branch of it: creation time and the bytes it adds on disk.
-import { dirBytes, median, timed } from "../measure.mjs";
+import { dirBytes, median, quickRuns, timed } from "../measure.mjs";
 import { Skipped } from "../results.mjs";
 
 const UPDATE = { sql: "id % 100 = 7", js: { column: "id", op: "mod", m: 100, r: 7 } };
@@ -49,9 +49,10 @@ export async function run(ctx) {
   const ok = await rec.measure("branch.time", name, async () => {
     need();
     const before = dirBytes(ctx.engineDir);
+    const runs = quickRuns(opts);
     let i = 0;
-    const s = await median(opts.runs, () => e.createBranch(t, `bench-${i++}`));
-    bytes = (dirBytes(ctx.engineDir) - before) / opts.runs;
+    const s = await median(runs, () => e.createBranch(t, `bench-${i++}`));
+    bytes = (dirBytes(ctx.engineDir) - before) / runs;
     return s;
   });
   if (ok) rec.set("branch.bytes", name, bytes / 1e6);

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use lance::dataset::refs::Ref;
 
+use crate::durability::RefKind;
 use crate::error::{Error, ErrorCode, Result};
 use crate::table::TableHandle;
 use crate::version_ref::VersionRef;
@@ -80,6 +81,7 @@ impl TableHandle {
                     )),
                     other => other.into(),
                 })?;
+        self.sync_ref(RefKind::Branch, name).await?;
         Ok(TableHandle::new(
             self.name(),
             self.connection().clone(),
@@ -123,6 +125,7 @@ impl TableHandle {
             )));
         }
         let mut dataset = self.view().await?.as_ref().clone();
-        Ok(dataset.delete_branch(name).await?)
+        dataset.delete_branch(name).await?;
+        self.sync_ref(RefKind::Branch, name).await
     }
 }

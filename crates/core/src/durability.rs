@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path as FsPath, PathBuf};
 
+use lance::dataset::refs;
 use lance::dataset::transaction::{Operation, Transaction as LanceTransaction};
 use lance_table::format::{Fragment, Transaction};
 use lance_table::io::deletion::relative_deletion_file_path;
@@ -137,6 +138,42 @@ pub(crate) fn sync_dirs(table: &FsPath, dirs: &BTreeSet<String>) -> std::io::Res
     sync_all_of(&paths)
 }
 
+/// Which kind of ref record lance keeps under `_refs/`.
+#[derive(Clone, Copy)]
+pub(crate) enum RefKind {
+    Tag,
+    Branch,
+}
+
+/// Flushes the record of ref `name` (written, rewritten or removed) of the table whose root
+/// is `root`, and every directory from it up to the root, so an acknowledged tag or branch
+/// survives a crash: lance writes ref records without fsync.
+pub(crate) fn sync_ref(root: &Path, kind: RefKind, name: &str) -> std::io::Result<()> {
+    let root_dir = local_dir(root);
+    // lance's own names for the record (it escapes `/` in a nested name, `feature/x`).
+    let record = local_dir(&match kind {
+        RefKind::Tag => refs::tag_path(root, name),
+        RefKind::Branch => refs::branch_contents_path(root, name),
+    });
+    let mut paths = vec![record.clone()];
+    paths.extend(dirs_up_to(&root_dir, &record));
+    if let RefKind::Branch = kind {
+        // A branch's own versions live under tree/<name>; the commit that wrote them flushed
+        // that directory, not the ones above it that may be new.
+        paths.extend(dirs_up_to(&root_dir, &root_dir.join("tree").join(name)));
+    }
+    sync_all_of(&paths)
+}
+
+/// The directories holding `path`, from its parent up to `root`, both included.
+fn dirs_up_to(root: &FsPath, path: &FsPath) -> Vec<PathBuf> {
+    path.ancestors()
+        .skip(1)
+        .take_while(|dir| dir.starts_with(root))
+        .map(FsPath::to_path_buf)
+        .collect()
+}
+
 /// Flushes every path in turn. (Flushing them on parallel threads measured no faster here:
 /// the file system's journal already batches them.)
 fn sync_all_of(paths: &[PathBuf]) -> std::io::Result<()> {
@@ -156,6 +193,28 @@ pub(crate) fn sync_path(path: &FsPath) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_ref_is_flushed_with_every_directory_up_to_the_table() {
+        let root = FsPath::new("/data/t.lance");
+        let record = root.join("_refs/branches/feature/x.json");
+        assert_eq!(
+            dirs_up_to(root, &record),
+            vec![
+                root.join("_refs/branches/feature"),
+                root.join("_refs/branches"),
+                root.join("_refs"),
+                root.to_path_buf(),
+            ]
+        );
+        // Flushing a record lance removed (a deleted tag) is not an error; its directory
+        // still is flushed.
+        let dir = std::env::temp_dir().join(format!("palimpsest-ref-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("_refs/tags")).unwrap();
+        let root = Path::from_absolute_path(&dir).unwrap();
+        sync_ref(&root, RefKind::Tag, "gone").unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn only_commits_that_add_files_or_index_directories_have_files_to_sync() {

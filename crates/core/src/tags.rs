@@ -1,5 +1,6 @@
 //! Tags: names for versions (a training snapshot, a release). Tags never create versions.
 
+use crate::durability::{self, RefKind};
 use crate::error::{Error, ErrorCode, Result};
 use crate::table::TableHandle;
 
@@ -10,6 +11,24 @@ pub struct TagInfo {
 }
 
 impl TableHandle {
+    /// Flushes the ref record a tag or branch operation just wrote or removed, on durable
+    /// local tables: the operation resolves only after it reached stable storage.
+    pub(crate) async fn sync_ref(&self, kind: RefKind, name: &str) -> Result<()> {
+        if !self.connection().durable() || !self.connection().is_local() {
+            return Ok(());
+        }
+        let root = self.view().await?.branch_location().find_main()?.path;
+        let record = name.to_string();
+        durability::off_runtime(move || durability::sync_ref(&root, kind, &record))
+            .await
+            .map_err(|e| {
+                Error::new(
+                    ErrorCode::Io,
+                    format!("could not flush the ref `{name}` to stable storage: {e}"),
+                )
+            })
+    }
+
     fn tag_not_found(&self, name: &str, err: lance::Error) -> Error {
         Error::new(
             ErrorCode::TagNotFound,
@@ -38,7 +57,8 @@ impl TableHandle {
                     crate::error::first_line(&err.to_string())
                 )),
                 other => other.into(),
-            })
+            })?;
+        self.sync_ref(RefKind::Tag, name).await
     }
 
     pub async fn list_tags(&self) -> Result<Vec<TagInfo>> {
@@ -70,13 +90,15 @@ impl TableHandle {
         self.tag_version(name).await?;
         self.check_version_exists(version).await?;
         let dataset = self.view().await?;
-        Ok(dataset.tags().update(name, version).await?)
+        dataset.tags().update(name, version).await?;
+        self.sync_ref(RefKind::Tag, name).await
     }
 
     pub async fn delete_tag(&self, name: &str) -> Result<()> {
         self.tag_version(name).await?;
         let dataset = self.view().await?;
-        Ok(dataset.tags().delete(name).await?)
+        dataset.tags().delete(name).await?;
+        self.sync_ref(RefKind::Tag, name).await
     }
 
     /// Checks out the version `name` points at (read-only), returning it.
