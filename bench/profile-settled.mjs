@@ -1,6 +1,7 @@
 // What a call costs right after a collection, as the bench times it: a one-row query, the
 // native read alone and a trivial native call, in a loop and after gc() (40 calls, median,
-// ms). node --expose-gc bench/profile-settled.mjs
+// ms); then the native read after gc() and an idle wait, and after an idle wait alone (30
+// calls each): what an idle vCPU costs the next call. node --expose-gc bench/profile-settled.mjs
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -30,6 +31,27 @@ for (const collect of [false, true]) {
   console.log(
     `${collect ? "after gc()" : "in a loop"}: toArrow ${median(full)}, native read ${median(native)}, trivial native call ${median(trivial)}`,
   );
+}
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+for (const [collect, wait] of [
+  [true, 0],
+  [true, 1],
+  [true, 5],
+  [true, 20],
+  [true, 100],
+  [false, 5],
+  [false, 100],
+]) {
+  const native = [];
+  for (let i = 0; i < 30; i++) {
+    if (collect) {
+      globalThis.gc?.();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    if (wait) await pause(wait);
+    native.push(await time(false, () => t.inner.queryAtOnce(request)));
+  }
+  console.log(`${collect ? "gc(), then " : ""}idle ${wait} ms: native read ${median(native)}`);
 }
 t.close();
 rmSync(dir, { recursive: true, force: true });

@@ -2,7 +2,7 @@
 // listVersions at --versions, restore on --restore-rows vs --restore-big rows (small rows:
 // one int64 column, since restore does not depend on row width).
 import { NotAvailable } from "../engines/common.mjs";
-import { median, now, quantile, quickRuns as quickRunsOf, timed } from "../measure.mjs";
+import { median, now, quantile, quickRuns, timed } from "../measure.mjs";
 
 // checkout(1) takes microseconds, where the collector's background work in a process that
 // holds gigabytes moves even a median of 9: more calls, still well under a second.
@@ -12,7 +12,7 @@ export async function run(ctx) {
   const { engine: e, opts, data, rec } = ctx;
   const name = e.name;
   const N = opts.versions;
-  const quickRuns = quickRunsOf(opts);
+  const quick = quickRuns(opts);
   rec.define("ver.checkout10", "version", "checkout(1) at 10 versions", "s", "lower");
   rec.define("ver.checkoutN", "version", `checkout(1) at ${N} versions`, "s", "lower");
   rec.define(
@@ -50,7 +50,7 @@ export async function run(ctx) {
   // checkout(1) alone is timed; moving back to the latest version is not.
   async function checkoutOne(t) {
     const times = [];
-    for (let i = 0; i < Math.max(quickRuns, CHECKOUT_RUNS); i++) {
+    for (let i = 0; i < Math.max(quick, CHECKOUT_RUNS); i++) {
       times.push((await timed(() => e.checkout(t, 1))).seconds);
       await e.checkoutLatest(t);
     }
@@ -80,7 +80,7 @@ export async function run(ctx) {
   });
   await rec.measure("ver.list", name, async () => {
     if (!tN) throw new Error("no table");
-    return median(quickRuns, async () => {
+    return median(quick, async () => {
       const n = await e.listVersions(tN);
       if (n !== N) throw new Error(`listVersions gave ${n}, want ${N}`);
     });
@@ -98,7 +98,7 @@ export async function run(ctx) {
         return t;
       });
       process.stderr.write(`  ${name}: ${rows}-row table written in ${made.toFixed(1)} s\n`);
-      const s = await median(quickRuns, () => e.restore(t, 1));
+      const s = await median(quick, () => e.restore(t, 1));
       e.close(t);
       return s;
     });

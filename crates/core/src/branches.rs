@@ -81,7 +81,7 @@ impl TableHandle {
                     )),
                     other => other.into(),
                 })?;
-        self.sync_ref(RefKind::Branch, name).await?;
+        self.sync_ref(&source, RefKind::Branch, name).await?;
         Ok(TableHandle::new(
             self.name(),
             self.connection().clone(),
@@ -126,6 +126,6 @@ impl TableHandle {
         }
         let mut dataset = self.view().await?.as_ref().clone();
         dataset.delete_branch(name).await?;
-        self.sync_ref(RefKind::Branch, name).await
+        self.sync_ref(&dataset, RefKind::Branch, name).await
     }
 }

@@ -8,9 +8,13 @@ use std::path::{Path as FsPath, PathBuf};
 
 use lance::dataset::refs;
 use lance::dataset::transaction::{Operation, Transaction as LanceTransaction};
+use lance::Dataset;
 use lance_table::format::{Fragment, Transaction};
 use lance_table::io::deletion::relative_deletion_file_path;
 use object_store::path::Path;
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::table::TableHandle;
 
 /// The local directory of a table whose object-store path is `base`.
 pub(crate) fn local_dir(base: &Path) -> PathBuf {
@@ -155,14 +159,43 @@ pub(crate) fn sync_ref(root: &Path, kind: RefKind, name: &str) -> std::io::Resul
         RefKind::Tag => refs::tag_path(root, name),
         RefKind::Branch => refs::branch_contents_path(root, name),
     });
-    let mut paths = vec![record.clone()];
-    paths.extend(dirs_up_to(&root_dir, &record));
+    let mut dirs: BTreeSet<PathBuf> = dirs_up_to(&root_dir, &record).into_iter().collect();
     if let RefKind::Branch = kind {
         // A branch's own versions live under tree/<name>; the commit that wrote them flushed
         // that directory, not the ones above it that may be new.
-        paths.extend(dirs_up_to(&root_dir, &root_dir.join("tree").join(name)));
+        dirs.extend(dirs_up_to(&root_dir, &root_dir.join("tree").join(name)));
     }
+    let paths: Vec<PathBuf> = std::iter::once(record).chain(dirs).collect();
     sync_all_of(&paths)
+}
+
+impl TableHandle {
+    /// Flushes the ref record a tag or branch operation on `dataset` just wrote or removed,
+    /// on durable local tables: the operation resolves only after it reached stable storage.
+    pub(crate) async fn sync_ref(
+        &self,
+        dataset: &Dataset,
+        kind: RefKind,
+        name: &str,
+    ) -> Result<()> {
+        if !self.connection().durable() || !self.connection().is_local() {
+            return Ok(());
+        }
+        let root = dataset.branch_location().find_main()?.path;
+        let record = name.to_string();
+        off_runtime(move || sync_ref(&root, kind, &record))
+            .await
+            .map_err(|e| flush_error(&format!("the ref `{name}`"), e))
+    }
+}
+
+/// The error of a flush that failed: `what` did not reach stable storage.
+pub(crate) fn flush_error(what: &str, err: std::io::Error) -> Error {
+    Error::new(
+        ErrorCode::Io,
+        format!("could not flush {what} to stable storage: {err}"),
+    )
+    .with_source(err)
 }
 
 /// The directories holding `path`, from its parent up to `root`, both included.

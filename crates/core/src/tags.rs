@@ -1,6 +1,6 @@
 //! Tags: names for versions (a training snapshot, a release). Tags never create versions.
 
-use crate::durability::{self, RefKind};
+use crate::durability::RefKind;
 use crate::error::{Error, ErrorCode, Result};
 use crate::table::TableHandle;
 
@@ -11,24 +11,6 @@ pub struct TagInfo {
 }
 
 impl TableHandle {
-    /// Flushes the ref record a tag or branch operation just wrote or removed, on durable
-    /// local tables: the operation resolves only after it reached stable storage.
-    pub(crate) async fn sync_ref(&self, kind: RefKind, name: &str) -> Result<()> {
-        if !self.connection().durable() || !self.connection().is_local() {
-            return Ok(());
-        }
-        let root = self.view().await?.branch_location().find_main()?.path;
-        let record = name.to_string();
-        durability::off_runtime(move || durability::sync_ref(&root, kind, &record))
-            .await
-            .map_err(|e| {
-                Error::new(
-                    ErrorCode::Io,
-                    format!("could not flush the ref `{name}` to stable storage: {e}"),
-                )
-            })
-    }
-
     fn tag_not_found(&self, name: &str, err: lance::Error) -> Error {
         Error::new(
             ErrorCode::TagNotFound,
@@ -58,7 +40,7 @@ impl TableHandle {
                 )),
                 other => other.into(),
             })?;
-        self.sync_ref(RefKind::Tag, name).await
+        self.sync_ref(&dataset, RefKind::Tag, name).await
     }
 
     pub async fn list_tags(&self) -> Result<Vec<TagInfo>> {
@@ -91,14 +73,14 @@ impl TableHandle {
         self.check_version_exists(version).await?;
         let dataset = self.view().await?;
         dataset.tags().update(name, version).await?;
-        self.sync_ref(RefKind::Tag, name).await
+        self.sync_ref(&dataset, RefKind::Tag, name).await
     }
 
     pub async fn delete_tag(&self, name: &str) -> Result<()> {
         self.tag_version(name).await?;
         let dataset = self.view().await?;
         dataset.tags().delete(name).await?;
-        self.sync_ref(RefKind::Tag, name).await
+        self.sync_ref(&dataset, RefKind::Tag, name).await
     }
 
     /// Checks out the version `name` points at (read-only), returning it.

@@ -146,14 +146,7 @@ impl TableHandle {
                     let table = crate::durability::local_dir(&current.branch_location().path);
                     crate::durability::presync(table, &tx.operation)
                         .await
-                        .map_err(|e| {
-                            Error::new(
-                                ErrorCode::Io,
-                                format!(
-                                    "could not flush the new data files to stable storage: {e}"
-                                ),
-                            )
-                        })?;
+                        .map_err(|e| crate::durability::flush_error("the new data files", e))?;
                 }
                 // Appends never conflict with each other; they only have to rebase past every
                 // commit that landed first, which under many writers takes more than lance's
