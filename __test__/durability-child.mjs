@@ -9,16 +9,21 @@ const [dir, durable] = process.argv.slice(2);
 const mark = (text) => writeSync(1, `${text}\n`);
 
 const db = await connect(dir, { durable: durable === "true" });
+mark("BEGIN-CREATE");
 const table = await db.createTable("t", [
   { id: 1, text: "one" },
   { id: 3, text: "three" },
 ]);
+mark("ACK-CREATE");
 mark("BEGIN-ADD");
 await table.add([{ id: 2, text: "two" }]);
 mark("ACK-ADD");
 mark("BEGIN-DELETE");
 await table.delete("id = 1");
 mark("ACK-DELETE");
+mark("BEGIN-RESTORE");
+await table.restore(1);
+mark("ACK-RESTORE");
 mark("BEGIN-TAG");
 await table.tags().create("snapshot", 1);
 mark("ACK-TAG");

@@ -65,15 +65,26 @@ impl PropertyCommitHandler {
         base_path: &Path,
         object_store: &ObjectStore,
         transaction: &Option<Transaction>,
+        manifest: &Manifest,
     ) -> std::result::Result<Option<PendingSync>, CommitError> {
         if !self.durable || !object_store.is_local() {
             return Ok(None);
         }
         let table = durability::local_dir(base_path);
-        let (files, dirs) = transaction
+        let (mut files, mut dirs) = transaction
             .as_ref()
             .map(durability::added_paths)
             .unwrap_or_default();
+        // A transaction too large for lance to put in the manifest (20 MB) stays in its own
+        // file under `_transactions`, which the manifest then needs.
+        let spilled = manifest
+            .transaction_file
+            .as_deref()
+            .filter(|f| !f.is_empty());
+        if let (None, Some(spilled)) = (transaction, spilled) {
+            files.push(format!("_transactions/{spilled}"));
+            dirs.insert("_transactions".to_string());
+        }
         let pending = PendingSync { table, dirs };
         if !durability::has_files_to_sync(&files, &pending.dirs) {
             return Ok(Some(pending));
@@ -207,7 +218,7 @@ impl CommitHandler for PropertyCommitHandler {
         transaction: Option<Transaction>,
     ) -> std::result::Result<ManifestLocation, CommitError> {
         let pending = self
-            .sync_before(base_path, object_store, &transaction)
+            .sync_before(base_path, object_store, &transaction, manifest)
             .await?;
         let location = self
             .inner
@@ -263,7 +274,7 @@ impl CommitHandler for PropertyCommitHandler {
         predecessor: &PredecessorIdentity,
     ) -> std::result::Result<ManifestLocation, CommitError> {
         let pending = self
-            .sync_before(base_path, object_store, &transaction)
+            .sync_before(base_path, object_store, &transaction, manifest)
             .await?;
         let location = self
             .inner

@@ -13,6 +13,7 @@ use lance_table::format::{Fragment, Transaction};
 use lance_table::io::deletion::relative_deletion_file_path;
 use object_store::path::Path;
 
+use crate::directory_flush::flush_new_entries;
 use crate::error::{Error, ErrorCode, Result};
 use crate::table::TableHandle;
 
@@ -128,18 +129,17 @@ pub(crate) fn sync_files(
     sync_all_of(&paths)
 }
 
-/// Flushes the directories that gained entries, so the new names survive a crash.
+/// Flushes the directories that gained entries, and the ones above whose names may be new,
+/// so the new names survive a crash. `_transactions` is not among them: lance 14 writes the
+/// transaction into the manifest itself, and the separate copy it also writes for older
+/// readers is not flushed either.
 pub(crate) fn sync_dirs(table: &FsPath, dirs: &BTreeSet<String>) -> std::io::Result<()> {
-    let mut paths: Vec<PathBuf> = dirs.iter().map(|d| table.join(d)).collect();
-    for dir in ["_versions", "_transactions"] {
-        let path = table.join(dir);
-        if path.is_dir() {
-            paths.push(path);
-        }
-    }
-    paths.push(table.to_path_buf());
-    paths.extend(table.parent().map(FsPath::to_path_buf));
-    sync_all_of(&paths)
+    let gained: Vec<PathBuf> = dirs
+        .iter()
+        .map(|d| table.join(d))
+        .chain(std::iter::once(table.join("_versions")))
+        .collect();
+    flush_new_entries(&gained, &[], table.parent().unwrap_or(table))
 }
 
 /// Which kind of ref record lance keeps under `_refs/`.
@@ -150,8 +150,8 @@ pub(crate) enum RefKind {
 }
 
 /// Flushes the record of ref `name` (written, rewritten or removed) of the table whose root
-/// is `root`, and every directory from it up to the root, so an acknowledged tag or branch
-/// survives a crash: lance writes ref records without fsync.
+/// is `root`, and the directories from it up to the root whose names may be new, so an
+/// acknowledged tag or branch survives a crash: lance writes ref records without fsync.
 pub(crate) fn sync_ref(root: &Path, kind: RefKind, name: &str) -> std::io::Result<()> {
     let root_dir = local_dir(root);
     // lance's own names for the record (it escapes `/` in a nested name, `feature/x`).
@@ -159,14 +159,25 @@ pub(crate) fn sync_ref(root: &Path, kind: RefKind, name: &str) -> std::io::Resul
         RefKind::Tag => refs::tag_path(root, name),
         RefKind::Branch => refs::branch_contents_path(root, name),
     });
-    let mut dirs: BTreeSet<PathBuf> = dirs_up_to(&root_dir, &record).into_iter().collect();
-    if let RefKind::Branch = kind {
-        // A branch's own versions live under tree/<name>; the commit that wrote them flushed
-        // that directory, not the ones above it that may be new.
-        dirs.extend(dirs_up_to(&root_dir, &root_dir.join("tree").join(name)));
+    sync_path(&record)?;
+    let gained: Vec<PathBuf> = record
+        .parent()
+        .map(FsPath::to_path_buf)
+        .into_iter()
+        .collect();
+    // A branch's own versions live under tree/<name>; the commit that wrote them flushed the
+    // directories up to the one holding <name>'s last part, whose own name may be new.
+    let named: Vec<PathBuf> = match kind {
+        RefKind::Branch => root_dir
+            .join("tree")
+            .join(name)
+            .parent()
+            .map(FsPath::to_path_buf),
+        RefKind::Tag => None,
     }
-    let paths: Vec<PathBuf> = std::iter::once(record).chain(dirs).collect();
-    sync_all_of(&paths)
+    .into_iter()
+    .collect();
+    flush_new_entries(&gained, &named, &root_dir)
 }
 
 impl TableHandle {
@@ -198,15 +209,6 @@ pub(crate) fn flush_error(what: &str, err: std::io::Error) -> Error {
     .with_source(err)
 }
 
-/// The directories holding `path`, from its parent up to `root`, both included.
-fn dirs_up_to(root: &FsPath, path: &FsPath) -> Vec<PathBuf> {
-    path.ancestors()
-        .skip(1)
-        .take_while(|dir| dir.starts_with(root))
-        .map(FsPath::to_path_buf)
-        .collect()
-}
-
 /// Flushes every path in turn. (Flushing them on parallel threads measured no faster here:
 /// the file system's journal already batches them.)
 fn sync_all_of(paths: &[PathBuf]) -> std::io::Result<()> {
@@ -228,20 +230,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_ref_is_flushed_with_every_directory_up_to_the_table() {
-        let root = FsPath::new("/data/t.lance");
-        let record = root.join("_refs/branches/feature/x.json");
-        assert_eq!(
-            dirs_up_to(root, &record),
-            vec![
-                root.join("_refs/branches/feature"),
-                root.join("_refs/branches"),
-                root.join("_refs"),
-                root.to_path_buf(),
-            ]
-        );
-        // Flushing a record lance removed (a deleted tag) is not an error; its directory
-        // still is flushed.
+    fn flushing_a_removed_ref_record_is_not_an_error() {
+        // A deleted tag's record is gone; the directory that held it still is flushed.
         let dir = std::env::temp_dir().join(format!("palimpsest-ref-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("_refs/tags")).unwrap();
         let root = Path::from_absolute_path(&dir).unwrap();

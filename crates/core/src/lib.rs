@@ -12,6 +12,7 @@ mod commit_note;
 mod connection;
 mod dedupe;
 mod diff;
+mod directory_flush;
 mod durability;
 mod error;
 mod exact_knn;
