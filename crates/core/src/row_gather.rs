@@ -41,9 +41,18 @@ impl Picks {
         };
         let schema: SchemaRef = first.schema();
         let rows: usize = parts.iter().map(|(_, r)| r.len()).sum();
-        let columns = (0..schema.fields().len())
-            .map(|c| gather_column(&column_of(&parts, c), rows))
-            .collect::<Result<Vec<_>>>()?;
+        let gather = |c| gather_column(&column_of(&parts, c), rows);
+        // Columns side by side as well: a string column's offsets pass is serial.
+        let columns = if rows >= PARALLEL_ROWS {
+            (0..schema.fields().len())
+                .into_par_iter()
+                .map(gather)
+                .collect::<Result<Vec<_>>>()?
+        } else {
+            (0..schema.fields().len())
+                .map(gather)
+                .collect::<Result<Vec<_>>>()?
+        };
         let options = RecordBatchOptions::new().with_row_count(Some(rows));
         Ok(Some(RecordBatch::try_new_with_options(
             schema, columns, &options,
