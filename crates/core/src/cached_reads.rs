@@ -16,6 +16,7 @@ use rayon::prelude::*;
 use crate::array_copy;
 use crate::column_cache::{self, Keep, ROW_ADDR, ROW_ID};
 use crate::error::Result;
+use crate::keyed_strings::StringKeys;
 use crate::memory_filter::{evaluate, plan_filter, segments_to_read, MemoryFilter};
 use crate::query::QueryRequest;
 use crate::row_gather::Picks;
@@ -202,7 +203,7 @@ fn matching_rows(
         if filter.is_none() {
             if let Some(live) = &cached.segments[f].live {
                 let rows = window_of(live.set_indices(), &mut skip, &mut remaining);
-                picks.push(batch, rows);
+                picks.push(batch, rows, keys_of(cached, f, width));
                 continue;
             }
         }
@@ -213,7 +214,7 @@ fn matching_rows(
                     .map(|rows| window_of(rows.set_indices(), &mut skip, &mut remaining)),
             };
             if let Some(rows) = partial {
-                picks.push(batch, rows);
+                picks.push(batch, rows, keys_of(cached, f, width));
                 continue;
             }
         }
@@ -231,6 +232,18 @@ fn matching_rows(
     }
     out.extend(picks.gather()?);
     Ok(out)
+}
+
+/// The dictionary keys of segment `f`'s first `width` columns, where the cache has them.
+fn keys_of(
+    cached: &column_cache::CachedColumns,
+    f: usize,
+    width: usize,
+) -> Vec<Option<StringKeys>> {
+    cached.segments[f].columns[..width]
+        .iter()
+        .map(|c| c.keys.clone())
+        .collect()
 }
 
 /// The rows of segment `f` that match `filter`; `None` when all of them do.

@@ -20,6 +20,7 @@ mod history;
 mod hybrid;
 mod indexes;
 mod input;
+mod keyed_strings;
 mod maintenance;
 mod manifest_summary;
 mod memory_filter;

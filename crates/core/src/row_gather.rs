@@ -15,6 +15,7 @@ use rayon::prelude::*;
 
 use crate::buffer_pool;
 use crate::error::Result;
+use crate::keyed_strings::{gather_by_key, StringKeys};
 
 /// Below this many output rows a column is gathered on the calling thread.
 const PARALLEL_ROWS: usize = 16_384;
@@ -24,24 +25,34 @@ const PARALLEL_ROWS: usize = 16_384;
 #[derive(Default)]
 pub(crate) struct Picks {
     parts: Vec<(RecordBatch, Vec<u32>)>,
+    /// Per part, per column: the cache's dictionary keys of a low-cardinality string column.
+    keys: Vec<Vec<Option<StringKeys>>>,
 }
 
 impl Picks {
-    pub fn push(&mut self, batch: RecordBatch, rows: Vec<u32>) {
+    /// Picks `rows` of `batch`; `keys` holds, per column, dictionary keys where the cache
+    /// has them (or is empty).
+    pub fn push(&mut self, batch: RecordBatch, rows: Vec<u32>, keys: Vec<Option<StringKeys>>) {
         if !rows.is_empty() {
             self.parts.push((batch, rows));
+            self.keys.push(keys);
         }
     }
 
     /// The picked rows as one batch; the picks are emptied. `None` when nothing was picked.
     pub fn gather(&mut self) -> Result<Option<RecordBatch>> {
         let parts = std::mem::take(&mut self.parts);
+        let keys = std::mem::take(&mut self.keys);
         let Some((first, _)) = parts.first() else {
             return Ok(None);
         };
         let schema: SchemaRef = first.schema();
         let rows: usize = parts.iter().map(|(_, r)| r.len()).sum();
-        let gather = |c| gather_column(&column_of(&parts, c), rows);
+        // Column `c`'s keys, when every part has them.
+        let keys_of = |c: usize| -> Option<Vec<&StringKeys>> {
+            keys.iter().map(|k| k.get(c)?.as_ref()).collect()
+        };
+        let gather = |c| gather_column(&column_of(&parts, c), keys_of(c), rows);
         // Columns side by side as well: a string column's offsets pass is serial.
         let columns = if rows >= PARALLEL_ROWS {
             (0..schema.fields().len())
@@ -69,7 +80,7 @@ fn column_of(parts: &[(RecordBatch, Vec<u32>)], c: usize) -> Vec<(&ArrayRef, &[u
 }
 
 /// Runs `copy` on every part, on rayon's threads when there are enough rows to share.
-fn for_each_part<T: Send>(parts: Vec<T>, rows: usize, copy: impl Fn(T) + Send + Sync) {
+pub(crate) fn for_each_part<T: Send>(parts: Vec<T>, rows: usize, copy: impl Fn(T) + Send + Sync) {
     if rows >= PARALLEL_ROWS {
         parts.into_par_iter().for_each(copy);
     } else {
@@ -77,8 +88,13 @@ fn for_each_part<T: Send>(parts: Vec<T>, rows: usize, copy: impl Fn(T) + Send + 
     }
 }
 
-/// One column's picked rows from each source, in order.
-fn gather_column(sources: &[(&ArrayRef, &[u32])], rows: usize) -> Result<ArrayRef> {
+/// One column's picked rows from each source, in order (by dictionary key where `keys`
+/// has every source's).
+fn gather_column(
+    sources: &[(&ArrayRef, &[u32])],
+    keys: Option<Vec<&StringKeys>>,
+    rows: usize,
+) -> Result<ArrayRef> {
     let data_type = sources[0].0.data_type();
     let datas: Vec<ArrayData> = sources.iter().map(|(a, _)| a.to_data()).collect();
     let picks: Vec<&[u32]> = sources.iter().map(|(_, r)| *r).collect();
@@ -102,6 +118,13 @@ fn gather_column(sources: &[(&ArrayRef, &[u32])], rows: usize) -> Result<ArrayRe
             // Safety: the child's values are whole elements copied from children of the same
             // type without nulls.
             builder.add_child_data(unsafe { child.build_unchecked() })
+        }
+        DataType::Utf8 if keys.is_some() => {
+            let keyed = keys.and_then(|keys| gather_by_key(&keys, &picks, rows));
+            match keyed.or_else(|| gather_bytes(&datas, &picks, rows)) {
+                Some((offsets, values)) => builder.add_buffer(offsets).add_buffer(values),
+                None => return interleave(sources),
+            }
         }
         DataType::Utf8 | DataType::Binary => match gather_bytes(&datas, &picks, rows) {
             Some((offsets, values)) => builder.add_buffer(offsets).add_buffer(values),
@@ -171,7 +194,7 @@ fn fixed_sources(datas: &[ArrayData], width: usize) -> Vec<&[u8]> {
 }
 
 /// A buffer of `len` bytes filled by `fill`: recycled memory when large.
-fn output(len: usize, fill: impl FnOnce(&mut [u8])) -> Buffer {
+pub(crate) fn output(len: usize, fill: impl FnOnce(&mut [u8])) -> Buffer {
     if len >= buffer_pool::MIN_POOLED {
         return buffer_pool::filled(len, fill);
     }
@@ -273,11 +296,7 @@ fn gather_bytes(datas: &[ArrayData], picks: &[&[u32]], rows: usize) -> Option<(B
     }
     let total = end as usize;
     let values = output(total, |out| {
-        let lens = starts
-            .iter()
-            .zip(starts.iter().skip(1).chain(std::iter::once(&total)))
-            .map(|(a, b)| b - a);
-        let parts = split_by(out, lens);
+        let parts = split_at_starts(out, &starts);
         let copy = |(out, ((offsets, values), rows)): (&mut [u8], (&StringSource, &&[u32]))| {
             if is_run(rows) {
                 let (first, last) = (rows[0] as usize, *rows.last().expect("a run") as usize);
@@ -312,6 +331,13 @@ fn copy_short(out: &mut [u8], at: usize, values: &[u8], from: usize, len: usize)
     } else {
         out[at..at + len].copy_from_slice(&values[from..from + len]);
     }
+}
+
+/// `out` cut where each part starts (ascending, the first at 0), the last to its end.
+pub(crate) fn split_at_starts<'a>(out: &'a mut [u8], starts: &[usize]) -> Vec<&'a mut [u8]> {
+    let total = out.len();
+    let ends = starts.iter().skip(1).chain(std::iter::once(&total));
+    split_by(out, starts.iter().zip(ends).map(|(a, b)| b - a))
 }
 
 /// `out` cut into consecutive pieces of the given lengths.
@@ -399,7 +425,7 @@ mod tests {
         let want = reference(&parts);
         let mut picks = Picks::default();
         for (b, r) in parts {
-            picks.push(b, r);
+            picks.push(b, r, vec![]);
         }
         let got = picks.gather().unwrap().unwrap();
         assert!(
@@ -429,7 +455,7 @@ mod tests {
     #[test]
     fn nothing_picked_gives_no_batch() {
         let mut picks = Picks::default();
-        picks.push(batch(vec![Some(1)], vec![Some("a")], 2), vec![]);
+        picks.push(batch(vec![Some(1)], vec![Some("a")], 2), vec![], vec![]);
         assert!(picks.gather().unwrap().is_none());
     }
 }
