@@ -31,6 +31,11 @@ mark("BEGIN-BRANCH");
 const branch = await table.branches().create("exp/one");
 mark("ACK-BRANCH");
 branch.close();
+// A second branch under exp/ keeps tree/exp when the first is deleted.
+(await table.branches().create("exp/two")).close();
+mark("BEGIN-UNBRANCH");
+await table.branches().delete("exp/one");
+mark("ACK-UNBRANCH");
 mark("BEGIN-UNTAG");
 await table.tags().delete("snapshot");
 mark("ACK-UNTAG");

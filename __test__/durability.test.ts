@@ -111,8 +111,13 @@ describe.skipIf(!hasStrace)("durability (strace)", () => {
     for (const d of ["_refs/branches", "_refs", "tree/exp", "tree"]) {
       expect(branch).toContain(`${table}/${d}`);
     }
-    // A removed record: the directory that held it is flushed.
+    // A removed record: the directory that held it is flushed; for a branch, so are the
+    // directories its own directory was removed from (tree/exp still holds exp/two).
     expect(fsyncsDuring(trace, "UNTAG")).toContain(`${table}/_refs/tags`);
+    const unbranch = fsyncsDuring(trace, "UNBRANCH");
+    for (const d of ["_refs/branches", "tree/exp", "tree"]) {
+      expect(unbranch, unbranch.join("\n")).toContain(`${table}/${d}`);
+    }
   });
 
   it("skips the flushes for scratch tables (durable: false)", () => {

@@ -126,6 +126,6 @@ impl TableHandle {
         }
         let mut dataset = self.view().await?.as_ref().clone();
         dataset.delete_branch(name).await?;
-        self.sync_ref(&dataset, RefKind::Branch, name).await
+        self.sync_ref(&dataset, RefKind::RemovedBranch, name).await
     }
 }

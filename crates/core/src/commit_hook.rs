@@ -76,14 +76,18 @@ impl PropertyCommitHandler {
             .map(durability::added_paths)
             .unwrap_or_default();
         // A transaction too large for lance to put in the manifest (20 MB) stays in its own
-        // file under `_transactions`, which the manifest then needs.
+        // file under `_transactions`, which the manifest then needs. Which files it added is
+        // then unknown here (palimpsest's own writes flushed theirs before committing), so
+        // the directories a write can add names to are flushed.
         let spilled = manifest
             .transaction_file
             .as_deref()
             .filter(|f| !f.is_empty());
         if let (None, Some(spilled)) = (transaction, spilled) {
             files.push(format!("_transactions/{spilled}"));
-            dirs.insert("_transactions".to_string());
+            for dir in ["_transactions", "data", "_deletions", "_indices"] {
+                dirs.insert(dir.to_string());
+            }
         }
         let pending = PendingSync { table, dirs };
         if !durability::has_files_to_sync(&files, &pending.dirs) {

@@ -147,6 +147,8 @@ pub(crate) fn sync_dirs(table: &FsPath, dirs: &BTreeSet<String>) -> std::io::Res
 pub(crate) enum RefKind {
     Tag,
     Branch,
+    /// A deleted branch: its record and its directory under `tree/` are gone.
+    RemovedBranch,
 }
 
 /// Flushes the record of ref `name` (written, rewritten or removed) of the table whose root
@@ -157,26 +159,33 @@ pub(crate) fn sync_ref(root: &Path, kind: RefKind, name: &str) -> std::io::Resul
     // lance's own names for the record (it escapes `/` in a nested name, `feature/x`).
     let record = local_dir(&match kind {
         RefKind::Tag => refs::tag_path(root, name),
-        RefKind::Branch => refs::branch_contents_path(root, name),
+        RefKind::Branch | RefKind::RemovedBranch => refs::branch_contents_path(root, name),
     });
     sync_path(&record)?;
-    let gained: Vec<PathBuf> = record
+    let mut gained: Vec<PathBuf> = record
         .parent()
         .map(FsPath::to_path_buf)
         .into_iter()
         .collect();
-    // A branch's own versions live under tree/<name>; the commit that wrote them flushed the
-    // directories up to the one holding <name>'s last part, whose own name may be new.
-    let named: Vec<PathBuf> = match kind {
-        RefKind::Branch => root_dir
-            .join("tree")
-            .join(name)
-            .parent()
-            .map(FsPath::to_path_buf),
-        RefKind::Tag => None,
+    let tree = root_dir.join("tree");
+    let branch_parent = tree.join(name).parent().map(FsPath::to_path_buf);
+    let mut named = Vec::new();
+    match kind {
+        // A branch's own versions live under tree/<name>; the commit that wrote them flushed
+        // the directories up to the one holding <name>'s last part, whose own name may be new.
+        RefKind::Branch => named.extend(branch_parent),
+        // Removing tree/<name> (and maybe emptied parents of a nested name) changed the
+        // directories above it, up to tree/ itself.
+        RefKind::RemovedBranch => gained.extend(
+            branch_parent
+                .iter()
+                .flat_map(|p| p.ancestors())
+                .take_while(|d| d.starts_with(&tree))
+                .filter(|d| d.is_dir())
+                .map(FsPath::to_path_buf),
+        ),
+        RefKind::Tag => {}
     }
-    .into_iter()
-    .collect();
     flush_new_entries(&gained, &named, &root_dir)
 }
 
