@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use arrow_array::{
-    Array, ArrayRef, RecordBatch, RecordBatchOptions, StringArray, UInt32Array, UInt64Array,
+    Array, ArrayRef, RecordBatch, RecordBatchOptions, StringArray, UInt16Array, UInt64Array,
 };
 use arrow_buffer::{BooleanBuffer, BooleanBufferBuilder};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
@@ -42,15 +42,18 @@ const DEFAULT_BUDGET_MB: usize = 2048;
 /// Rows per decoded chunk.
 const CHUNK_ROWS: usize = 65_536;
 /// A string column keeps a dictionary beside its values when it has at most this many
-/// distinct values in a fragment (filters then compare keys, not strings).
+/// distinct values in a fragment (filters then compare keys, not strings). Keys are 16-bit
+/// (half the bytes a filter or a gather reads of 32-bit ones), with `u16::MAX` left free for
+/// "not in the dictionary".
 const MAX_DICTIONARY: usize = 4096;
+const _: () = assert!(MAX_DICTIONARY < u16::MAX as usize);
 
 /// A run of rows of one column: its values and, for low-cardinality strings, a key per row
 /// into the distinct values (null where the value is).
 #[derive(Clone)]
 pub(crate) struct Chunk {
     pub values: ArrayRef,
-    pub keys: Option<(UInt32Array, StringArray)>,
+    pub keys: Option<(UInt16Array, StringArray)>,
     /// Smallest and largest value of a numeric column (of the whole chunk, so also bounds
     /// any slice of it), for skipping chunks a range filter cannot match.
     pub bounds: Option<(ScalarValue, ScalarValue)>,
@@ -749,8 +752,8 @@ async fn decode(
 }
 
 /// Keys into the distinct values of `strings`, when there are few of them.
-fn dictionary_of(strings: &StringArray) -> Option<(UInt32Array, StringArray)> {
-    let mut index: HashMap<&str, u32> = HashMap::new();
+fn dictionary_of(strings: &StringArray) -> Option<(UInt16Array, StringArray)> {
+    let mut index: HashMap<&str, u16> = HashMap::new();
     let mut distinct: Vec<&str> = Vec::new();
     let mut keys = Vec::with_capacity(strings.len());
     for value in strings.iter() {
@@ -762,7 +765,7 @@ fn dictionary_of(strings: &StringArray) -> Option<(UInt32Array, StringArray)> {
                     if distinct.len() == MAX_DICTIONARY {
                         return None;
                     }
-                    let k = distinct.len() as u32;
+                    let k = distinct.len() as u16;
                     index.insert(s, k);
                     distinct.push(s);
                     k
@@ -770,5 +773,32 @@ fn dictionary_of(strings: &StringArray) -> Option<(UInt32Array, StringArray)> {
             }),
         });
     }
-    Some((UInt32Array::from(keys), StringArray::from(distinct)))
+    Some((UInt16Array::from(keys), StringArray::from(distinct)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dictionaries_key_every_value_up_to_their_limit() {
+        // Each distinct value repeated, with nulls: the last of MAX_DICTIONARY values must
+        // keep its own key (a narrower key type would wrap it onto another value).
+        let values: Vec<Option<String>> = (0..MAX_DICTIONARY * 2)
+            .map(|i| (i % 13 != 5).then(|| format!("v{}", i % MAX_DICTIONARY)))
+            .collect();
+        let strings = StringArray::from(values.clone());
+        let (keys, distinct) = dictionary_of(&strings).expect("a dictionary at the limit");
+        assert_eq!(distinct.len(), MAX_DICTIONARY);
+        for (row, value) in values.iter().enumerate() {
+            match value {
+                None => assert!(keys.is_null(row)),
+                Some(v) => assert_eq!(distinct.value(keys.value(row) as usize), v),
+            }
+        }
+        let one_more: StringArray = (0..=MAX_DICTIONARY)
+            .map(|i| Some(format!("v{i}")))
+            .collect();
+        assert!(dictionary_of(&one_more).is_none());
+    }
 }

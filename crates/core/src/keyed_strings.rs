@@ -1,14 +1,14 @@
 //! Low-cardinality string columns (a `category`) gathered from the cache's dictionary keys:
-//! per picked row one 4-byte key is read instead of the row's two offsets and its bytes,
+//! per picked row one 2-byte key is read instead of the row's two offsets and its bytes,
 //! and the bytes come from the dictionary, which stays in the CPU's cache.
 
-use arrow_array::{Array, StringArray, UInt32Array};
+use arrow_array::{Array, StringArray, UInt16Array};
 use arrow_buffer::Buffer;
 
 use crate::row_gather::{for_each_part, output, split_at_starts};
 
 /// A cached chunk's key per row (null where the value is) and its distinct values.
-pub(crate) type StringKeys = (UInt32Array, StringArray);
+pub(crate) type StringKeys = (UInt16Array, StringArray);
 
 /// Dictionaries of at most this many values are gathered by key (their slots stay small).
 const MAX_VALUES: usize = 256;
@@ -51,7 +51,7 @@ pub(crate) fn gather_by_key(
         .map(|(_, dictionary)| slots_of(dictionary))
         .collect::<Option<_>>()?;
     // The picked rows' keys, `None` for a null row (an empty value).
-    let key_at = |keys: &UInt32Array, r: usize| (!keys.is_null(r)).then(|| keys.value(r) as usize);
+    let key_at = |keys: &UInt16Array, r: usize| (!keys.is_null(r)).then(|| keys.value(r) as usize);
     let mut end = 0i64;
     let mut starts = Vec::with_capacity(picks.len());
     let offsets = output((rows + 1) * 4, |out| {
@@ -75,7 +75,7 @@ pub(crate) fn gather_by_key(
     }
     let total = end as usize;
     let values = output(total, |out| {
-        let work: Vec<(&mut [u8], &UInt32Array, &Slots, &[u32])> = split_at_starts(out, &starts)
+        let work: Vec<(&mut [u8], &UInt16Array, &Slots, &[u32])> = split_at_starts(out, &starts)
             .into_iter()
             .zip(keys.iter().zip(&slots).zip(picks))
             .map(|(out, ((keys, slots), rows))| (out, &keys.0, slots, *rows))
@@ -115,7 +115,7 @@ mod tests {
     fn keyed(n: usize, skip: usize, words: &[&str]) -> (ArrayRef, StringKeys) {
         let pick = |i: usize| (i % 7 != 3).then_some(i % words.len());
         let values: StringArray = (0..n).map(|i| pick(i).map(|k| words[k])).collect();
-        let keys: UInt32Array = (0..n).map(|i| pick(i).map(|k| k as u32)).collect();
+        let keys: UInt16Array = (0..n).map(|i| pick(i).map(|k| k as u16)).collect();
         let dictionary = StringArray::from(words.to_vec());
         let len = n - skip;
         (

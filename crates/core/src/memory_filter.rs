@@ -40,7 +40,7 @@ pub(crate) struct MemoryFilter {
     /// Plans over dictionary keys (with their input schemas), by the keys the literals have
     /// in each column's dictionary (`None`: the column has none): segments whose dictionaries
     /// agree on those share one plan.
-    keyed: Mutex<HashMap<Vec<Option<Vec<u32>>>, KeyedPlan>>,
+    keyed: Mutex<HashMap<Vec<Option<Vec<u16>>>, KeyedPlan>>,
 }
 
 type KeyedPlan = (SchemaRef, Arc<dyn PhysicalExpr>);
@@ -113,11 +113,11 @@ fn string_literals(expr: &Expr) -> Vec<String> {
     literals
 }
 
-/// The key of `text` in `dictionary`, `u32::MAX` when it is not there.
-fn key_in(dictionary: &arrow_array::StringArray, text: &str) -> u32 {
+/// The key of `text` in `dictionary`, `u16::MAX` when it is not there.
+fn key_in(dictionary: &arrow_array::StringArray, text: &str) -> u16 {
     (0..dictionary.len())
         .find(|i| dictionary.value(*i) == text)
-        .map_or(u32::MAX, |i| i as u32)
+        .map_or(u16::MAX, |i| i as u16)
 }
 
 /// The filter's value for every row of segment `f` (null counts as not matching).
@@ -173,7 +173,7 @@ fn keyed_plan(
     cached: &CachedColumns,
     dictionaries: &[Option<&arrow_array::StringArray>],
 ) -> Result<KeyedPlan> {
-    let signature: Vec<Option<Vec<u32>>> = dictionaries
+    let signature: Vec<Option<Vec<u16>>> = dictionaries
         .iter()
         .map(|d| d.map(|d| filter.literals.iter().map(|l| key_in(d, l)).collect()))
         .collect();
@@ -189,7 +189,7 @@ fn keyed_plan(
         fields.push(cached.schema.field_with_name(name)?.clone());
         if let Some(dictionary) = dictionary {
             let keys_name = format!("{KEYS_PREFIX}{name}");
-            fields.push(Field::new(&keys_name, DataType::UInt32, true));
+            fields.push(Field::new(&keys_name, DataType::UInt16, true));
             rewrites.insert(name.clone(), (keys_name, *dictionary));
         }
     }
@@ -298,7 +298,7 @@ fn compare_keys(expr: Expr, dictionaries: &Dictionaries) -> Result<Expr> {
         };
         let key = key_in(dictionary, text);
         let column = Expr::Column(datafusion::common::Column::from_name(keys_name));
-        Some(column.eq(Expr::Literal(ScalarValue::UInt32(Some(key)), None)))
+        Some(column.eq(Expr::Literal(ScalarValue::UInt16(Some(key)), None)))
     };
     let rewritten = expr.transform(|e| {
         let replaced = match &e {
