@@ -15,6 +15,7 @@ import {
   typeToJson,
   type WireBatch,
 } from "../js/arrow";
+import { directBatchesMatch } from "../js/arrow/batch-assembly";
 import { InternalError, InvalidArgumentError, SchemaMismatchError } from "../js/errors";
 import { tableContent } from "./helpers/arrow-values";
 
@@ -583,6 +584,72 @@ describe("wire layout", () => {
     };
     expect(() => decodeRecordBatch(wire)).toThrow(InternalError);
     expect(() => decodeRecordBatch({ ...wire, buffers: [null] })).toThrow(InternalError);
+  });
+
+  it("rejects a column shorter than its batch instead of padding it", () => {
+    const wire: WireBatch = {
+      schema: JSON.stringify({
+        fields: [{ name: "x", nullable: true, type: { type: "int", bitWidth: 32, signed: true } }],
+      }),
+      numRows: 3,
+      nodes: [2, 0, 0],
+      buffers: [null, new Uint8Array(Int32Array.of(1, 2).buffer)],
+    };
+    expect(() => decodeRecordBatch(wire)).toThrow(/2 rows where the batch has 3/);
+  });
+
+  it("gives every decoded batch a schema of its own over the same fields", () => {
+    const schema = JSON.stringify({
+      fields: [{ name: "x", nullable: false, type: { type: "int", bitWidth: 32, signed: true } }],
+      metadata: { origin: "native" },
+    });
+    const wire = (values: number[]): WireBatch => ({
+      schema,
+      numRows: values.length,
+      nodes: [values.length, 0, 0],
+      buffers: [null, new Uint8Array(Int32Array.from(values).buffer)],
+    });
+    const first = decodeTable([wire([1, 2])]);
+    // A caller editing one result's schema must not change the next result's.
+    first.schema.metadata.set("origin", "edited");
+    first.schema.fields.push(new arrow.Field("extra", new arrow.Utf8()));
+    const second = decodeTable([wire([3]), wire([4, 5])]);
+    expect(second.schema.metadata.get("origin")).toBe("native");
+    expect(second.schema.fields.map((f) => f.name)).toEqual(["x"]);
+    expect(second.batches.every((b) => b instanceof arrow.RecordBatch)).toBe(true);
+    // This apache-arrow takes the direct path (no per-batch schema rebuild).
+    expect(directBatchesMatch()).toBe(true);
+    expect(second.batches[1]!.numRows).toBe(2);
+    expect(Array.from(second.getChild("x")!.toArray())).toEqual([3, 4, 5]);
+    expect(
+      second
+        .slice(1, 3)
+        .toArray()
+        .map((r) => r.x),
+    ).toEqual([4, 5]);
+  });
+
+  it("decodes more distinct schemas than it remembers", () => {
+    const wires = Array.from({ length: 150 }, (_, i) => ({
+      schema: JSON.stringify({
+        fields: [
+          { name: `c${i}`, nullable: false, type: { type: "int", bitWidth: 32, signed: true } },
+        ],
+      }),
+      numRows: 1,
+      nodes: [1, 0, 0],
+      buffers: [null, new Uint8Array(Int32Array.of(i).buffer)],
+    }));
+    for (const round of [0, 1]) {
+      for (const [i, w] of wires.entries()) {
+        const t = decodeTable([w]);
+        expect([round, t.schema.fields[0]!.name, t.getChild(`c${i}`)!.get(0)]).toEqual([
+          round,
+          `c${i}`,
+          i,
+        ]);
+      }
+    }
   });
 
   it("gives an empty table with the schema for no batches", () => {

@@ -228,7 +228,8 @@ function timeUnitFromJson(unit: unknown, json: unknown): arrow.TimeUnit {
   return index as arrow.TimeUnit;
 }
 
-function metadataFromJson(meta: unknown): Map<string, string> | null {
+/** A JSON metadata object as a map (`null` when there is none). */
+export function metadataFromJson(meta: unknown): Map<string, string> | null {
   if (meta == null) return null;
   if (typeof meta !== "object") throw bad("metadata must be an object of strings", meta);
   return new Map(Object.entries(meta as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
