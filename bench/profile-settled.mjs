@@ -1,11 +1,12 @@
 // What a call costs right after a collection, as the bench times it: a one-row query, the
 // native read alone, decoding its result alone and a trivial native call, in a loop and
-// after gc() (40 calls, median, ms); then the native read after gc() and an idle wait, and after an idle wait alone (30
-// calls each): what an idle vCPU costs the next call. node --expose-gc bench/profile-settled.mjs
+// after gc() (40 calls, median, ms); then the native read after gc() and an idle wait, and
+// after an idle wait alone (30 calls each): what an idle vCPU costs the next call.
+//   node --expose-gc bench/profile-settled.mjs
 import { mkdtempSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
-import { createRequire } from "node:module";
 import * as palimpsest from "../dist/index.mjs";
 
 // The facade's decoder of native results (internal: not exported by the package).
