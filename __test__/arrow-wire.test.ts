@@ -15,7 +15,7 @@ import {
   typeToJson,
   type WireBatch,
 } from "../js/arrow";
-import { directBatchesMatch } from "../js/arrow/batch-assembly";
+import { directBatches, parsedSchemaCount, useDirectBatches } from "../js/arrow/batch-assembly";
 import { InternalError, InvalidArgumentError, SchemaMismatchError } from "../js/errors";
 import { tableContent } from "./helpers/arrow-values";
 
@@ -598,38 +598,85 @@ describe("wire layout", () => {
     expect(() => decodeRecordBatch(wire)).toThrow(/2 rows where the batch has 3/);
   });
 
-  it("gives every decoded batch a schema of its own over the same fields", () => {
+  describe("results of the same schema", () => {
     const schema = JSON.stringify({
-      fields: [{ name: "x", nullable: false, type: { type: "int", bitWidth: 32, signed: true } }],
+      fields: [
+        {
+          name: "s",
+          nullable: true,
+          type: {
+            type: "struct",
+            children: [
+              { name: "x", nullable: false, type: { type: "int", bitWidth: 32, signed: true } },
+            ],
+          },
+          metadata: { unit: "m" },
+        },
+      ],
       metadata: { origin: "native" },
     });
     const wire = (values: number[]): WireBatch => ({
       schema,
       numRows: values.length,
-      nodes: [values.length, 0, 0],
-      buffers: [null, new Uint8Array(Int32Array.from(values).buffer)],
+      nodes: [values.length, 0, 0, values.length, 0, 0],
+      buffers: [null, null, new Uint8Array(Int32Array.from(values).buffer)],
     });
-    const first = decodeTable([wire([1, 2])]);
-    // A caller editing one result's schema must not change the next result's.
-    first.schema.metadata.set("origin", "edited");
-    first.schema.fields.push(new arrow.Field("extra", new arrow.Utf8()));
-    const second = decodeTable([wire([3]), wire([4, 5])]);
-    expect(second.schema.metadata.get("origin")).toBe("native");
-    expect(second.schema.fields.map((f) => f.name)).toEqual(["x"]);
-    expect(second.batches.every((b) => b instanceof arrow.RecordBatch)).toBe(true);
-    // This apache-arrow takes the direct path (no per-batch schema rebuild).
-    expect(directBatchesMatch()).toBe(true);
-    expect(second.batches[1]!.numRows).toBe(2);
-    expect(Array.from(second.getChild("x")!.toArray())).toEqual([3, 4, 5]);
-    expect(
-      second
-        .slice(1, 3)
-        .toArray()
-        .map((r) => r.x),
-    ).toEqual([4, 5]);
+    const xs = (t: arrow.Table) => t.toArray().map((r) => r.s.x);
+
+    it("share nothing a caller could edit, and one result's batches share one schema", () => {
+      const first = decodeTable([wire([1, 2])]);
+      // A caller editing one result's schema must not change the next result's.
+      const field = first.schema.fields[0]!;
+      first.schema.metadata.set("origin", "edited");
+      field.metadata.set("unit", "edited");
+      (field as { name: string }).name = "renamed";
+      (field.type.children[0] as { name: string }).name = "renamed";
+      first.schema.fields.push(new arrow.Field("extra", new arrow.Utf8()));
+      const second = decodeTable([wire([3]), wire([4, 5])]);
+      expect(second.schema.metadata.get("origin")).toBe("native");
+      expect(second.schema.fields.map((f) => [f.name, f.metadata.get("unit")])).toEqual([
+        ["s", "m"],
+      ]);
+      expect(xs(second)).toEqual([3, 4, 5]);
+      expect(second.batches[1]!.schema).toBe(second.schema);
+      expect(second.batches.every((b) => b instanceof arrow.RecordBatch)).toBe(true);
+      // This apache-arrow takes the direct path (no per-batch schema rebuild).
+      expect(directBatches()).toBe(true);
+      expect(second.batches[1]!.numRows).toBe(2);
+      expect(
+        second
+          .slice(1, 3)
+          .toArray()
+          .map((r) => r.s.x),
+      ).toEqual([4, 5]);
+    });
+
+    it("decode the same through apache-arrow's RecordBatch constructor", () => {
+      const direct = decodeTable([wire([3]), wire([4, 5])]);
+      useDirectBatches(false);
+      try {
+        const built = decodeTable([wire([3]), wire([4, 5])]);
+        expect(xs(built)).toEqual(xs(direct));
+        expect(built.batches.map((b) => b.numRows)).toEqual([1, 2]);
+        expect(schemaToJson(built.schema)).toEqual(schemaToJson(direct.schema));
+        expect(arrow.tableToIPC(built)).toEqual(arrow.tableToIPC(direct));
+      } finally {
+        useDirectBatches(undefined);
+      }
+    });
   });
 
-  it("decodes more distinct schemas than it remembers", () => {
+  it("keeps the row count of a result without columns", () => {
+    const wire: WireBatch = {
+      schema: JSON.stringify({ fields: [] }),
+      numRows: 3,
+      nodes: [],
+      buffers: [],
+    };
+    expect(decodeTable([wire]).numRows).toBe(3);
+  });
+
+  it("decodes more distinct schemas than it keeps parsed, and keeps at most 64", () => {
     const wires = Array.from({ length: 150 }, (_, i) => ({
       schema: JSON.stringify({
         fields: [
@@ -648,8 +695,10 @@ describe("wire layout", () => {
           `c${i}`,
           i,
         ]);
+        expect(parsedSchemaCount()).toBeLessThanOrEqual(64);
       }
     }
+    expect(parsedSchemaCount()).toBeGreaterThan(0);
   });
 
   it("gives an empty table with the schema for no batches", () => {

@@ -1,52 +1,59 @@
 /**
- * The apache-arrow objects around decoded columns: schemas remembered by their JSON text,
- * and record batches made without re-deriving what the native side already guarantees.
+ * The apache-arrow objects around decoded columns: schema texts parsed once, and record
+ * batches made without re-deriving what the native side already guarantees.
  *
- * A result's JSON schema, its `Field`s and a `RecordBatch` around its columns cost about
+ * Parsing a result's JSON schema and wrapping its columns in a `RecordBatch` cost about
  * 0.1 ms per batch right after a garbage collection (cold caches), as much as a small read
- * itself; these helpers do that work once per schema instead of once per batch.
+ * itself.
  */
 import * as arrow from "apache-arrow";
 import { InternalError } from "../errors";
-import { fieldFromJson, metadataFromJson, type SchemaJson } from "./schema-json";
+import { type SchemaJson, schemaFromJson } from "./schema-json";
 
-/** A schema decoded from its JSON text, shared by every batch that sends the same text. */
-export interface DecodedSchema {
-  readonly json: SchemaJson;
-  readonly fields: readonly arrow.Field[];
-  readonly metadata: ReadonlyMap<string, string>;
+/**
+ * Parsed schema texts; a query's batches and its repeated calls send the same one. Only the
+ * JSON is kept (never handed out): every result gets `Field`s and types of its own, so a
+ * caller that edits one result's schema changes no other result.
+ */
+const PARSED = new Map<string, SchemaJson>();
+/** Distinct schema texts kept: a process reads few tables and projections at a time. */
+const MAX_PARSED = 64;
+
+/** @internal How many schema texts are kept parsed (for tests of the bound). */
+export function parsedSchemaCount(): number {
+  return PARSED.size;
 }
 
-/** Schemas by JSON text; a query's batches and its repeated calls send the same one. */
-const SCHEMAS = new Map<string, DecodedSchema>();
-/** Distinct schemas kept: a process reads few tables and projections at a time. */
-const MAX_SCHEMAS = 64;
-
-/** The decoded form of a JSON schema text, parsed once per distinct text. */
-export function decodedSchema(text: string, parse: (text: string) => SchemaJson): DecodedSchema {
-  const known = SCHEMAS.get(text);
+/** `text`, a JSON schema, parsed once per distinct text by `parse`. */
+export function parsedSchema(text: string, parse: (text: string) => SchemaJson): SchemaJson {
+  const known = PARSED.get(text);
   if (known) return known;
   const json = parse(text);
-  if (typeof json !== "object" || json === null || !Array.isArray(json.fields)) {
-    throw new InternalError(`Wire batch schema has no fields array: ${text.slice(0, 200)}`);
-  }
-  const decoded: DecodedSchema = {
-    json,
-    fields: json.fields.map(fieldFromJson),
-    metadata: metadataFromJson(json.metadata) ?? new Map(),
-  };
   // Simplest bound that keeps a steady workload's schemas: start over when full.
-  if (SCHEMAS.size >= MAX_SCHEMAS) SCHEMAS.clear();
-  SCHEMAS.set(text, decoded);
-  return decoded;
+  if (PARSED.size >= MAX_PARSED) PARSED.clear();
+  PARSED.set(text, json);
+  return json;
 }
 
 /**
- * A fresh `Schema` over shared fields: its field list and metadata map are its own, so a
- * caller that edits one result's schema changes no other result.
+ * Schemas for the batches of one result, by schema text: the batches of one result share
+ * one `Schema` (as apache-arrow's own tables do), results never do.
  */
-export function schemaOf(decoded: DecodedSchema): arrow.Schema {
-  return new arrow.Schema([...decoded.fields], new Map(decoded.metadata));
+export class ResultSchemas {
+  private readonly byText = new Map<string, arrow.Schema>();
+
+  constructor(private readonly parse: (text: string) => SchemaJson) {}
+
+  /** The schema of `text` and its JSON form; validated as `schemaFromJson` does. */
+  of(text: string): { json: SchemaJson; schema: arrow.Schema } {
+    const json = parsedSchema(text, this.parse);
+    let schema = this.byText.get(text);
+    if (!schema) {
+      schema = schemaFromJson(json);
+      this.byText.set(text, schema);
+    }
+    return { json, schema };
+  }
 }
 
 /**
@@ -75,10 +82,10 @@ export function assembleRecordBatch(
     0,
     length,
     0,
-    [undefined, undefined, undefined],
+    [undefined, undefined, new Uint8Array(0)],
     children,
   );
-  if (!directBatchesMatch()) return new arrow.RecordBatch(schema, data);
+  if (!directBatches()) return new arrow.RecordBatch(schema, data);
   return directBatch(schema, data);
 }
 
@@ -91,30 +98,39 @@ function directBatch(schema: arrow.Schema, data: arrow.Data<arrow.Struct>): arro
 
 let directMatches: boolean | undefined;
 
+/** @internal Forces the direct path on or off (`undefined`: check again), for tests. */
+export function useDirectBatches(value: boolean | undefined): void {
+  directMatches = value;
+}
+
 /**
- * Whether a batch made directly behaves as the constructor's: the constructor's batch owns
- * exactly `schema` and `data`, and both read the same rows.
+ * Whether batches are made directly: a batch made so must behave as the constructor's,
+ * whose own state must be exactly `schema` and `data` (apache-arrow 21 keeps more: then the
+ * constructor is used). Any surprise while checking counts as "no".
  */
-export function directBatchesMatch(): boolean {
+export function directBatches(): boolean {
   if (directMatches !== undefined) return directMatches;
-  const field = new arrow.Field("x", new arrow.Int32(), true);
-  const schema = new arrow.Schema([field]);
-  const column = arrow.makeData({ type: field.type, length: 2, data: new Int32Array([7, 8]) });
-  const data = arrow.makeData({
-    type: new arrow.Struct([field]),
-    length: 2,
-    nullCount: 0,
-    children: [column],
-  });
-  const built = new arrow.RecordBatch(schema, data);
-  const direct = directBatch(schema, data);
-  const ownKeys = Object.keys(built).sort().join(",");
-  directMatches =
-    ownKeys === "data,schema" &&
-    direct instanceof arrow.RecordBatch &&
-    direct.numRows === built.numRows &&
-    direct.numCols === built.numCols &&
-    direct.getChildAt(0)?.get(1) === 8 &&
-    new arrow.Table(direct).numRows === 2;
+  try {
+    const field = new arrow.Field("x", new arrow.Int32(), true);
+    const schema = new arrow.Schema([field]);
+    const column = arrow.makeData({ type: field.type, length: 2, data: new Int32Array([7, 8]) });
+    const data = arrow.makeData({
+      type: new arrow.Struct([field]),
+      length: 2,
+      nullCount: 0,
+      children: [column],
+    });
+    const built = new arrow.RecordBatch(schema, data);
+    const direct = directBatch(schema, data);
+    directMatches =
+      Object.keys(built).sort().join(",") === "data,schema" &&
+      direct instanceof arrow.RecordBatch &&
+      direct.numRows === built.numRows &&
+      direct.numCols === built.numCols &&
+      direct.getChildAt(0)?.get(1) === 8 &&
+      new arrow.Table(direct).numRows === 2;
+  } catch {
+    directMatches = false;
+  }
   return directMatches;
 }

@@ -228,8 +228,7 @@ function timeUnitFromJson(unit: unknown, json: unknown): arrow.TimeUnit {
   return index as arrow.TimeUnit;
 }
 
-/** A JSON metadata object as a map (`null` when there is none). */
-export function metadataFromJson(meta: unknown): Map<string, string> | null {
+function metadataFromJson(meta: unknown): Map<string, string> | null {
   if (meta == null) return null;
   if (typeof meta !== "object") throw bad("metadata must be an object of strings", meta);
   return new Map(Object.entries(meta as Record<string, unknown>).map(([k, v]) => [k, String(v)]));

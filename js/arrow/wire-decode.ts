@@ -2,13 +2,13 @@
  * Wire batches (docs/native-contract.md) -> apache-arrow record batches, without copying.
  *
  * The native module hands over external ArrayBuffers that Rust owns; we wrap them in
- * typed-array views and `makeData`. The one copy we may make is for a buffer whose
+ * typed-array views and apache-arrow `Data`. The one copy we may make is for a buffer whose
  * byteOffset is not aligned for its typed array (typed-array constructors throw then),
  * and for large-list offsets, which apache-arrow JS can only hold as 32-bit.
  */
 import * as arrow from "apache-arrow";
 import { InternalError, InvalidArgumentError, SchemaMismatchError } from "../errors";
-import { assembleRecordBatch, decodedSchema, schemaOf } from "./batch-assembly";
+import { assembleRecordBatch, ResultSchemas } from "./batch-assembly";
 import {
   type FieldJson,
   type SchemaJson,
@@ -182,10 +182,13 @@ function parseSchemaJson(text: string): SchemaJson {
  * views over the wire buffers (no copy, except for misaligned buffers).
  */
 export function decodeRecordBatch(wire: WireBatch): arrow.RecordBatch {
-  const decoded = decodedSchema(wire.schema, parseSchemaJson);
-  const schema = schemaOf(decoded);
+  return decodeWith(wire, new ResultSchemas(parseSchemaJson));
+}
+
+function decodeWith(wire: WireBatch, schemas: ResultSchemas): arrow.RecordBatch {
+  const { json, schema } = schemas.of(wire.schema);
   const decoder = new Decoder(wire);
-  const children = decoded.json.fields.map((f, i) => decoder.data(f.type, schema.fields[i]!.type));
+  const children = json.fields.map((f, i) => decoder.data(f.type, schema.fields[i]!.type));
   decoder.finish();
   return assembleRecordBatch(schema, children, wire.numRows);
 }
@@ -204,7 +207,9 @@ export function decodeTable(batches: readonly WireBatch[], schemaJson?: string):
       ? new arrow.Table()
       : new arrow.Table(schemaFromJson(schemaJson));
   }
-  const decoded = batches.map(decodeRecordBatch);
+  // The batches of one result share their schema object, as apache-arrow's tables do.
+  const schemas = new ResultSchemas(parseSchemaJson);
+  const decoded = batches.map((wire) => decodeWith(wire, schemas));
   try {
     return new arrow.Table(decoded[0]!.schema, decoded);
   } catch (cause) {
