@@ -24,11 +24,18 @@ export function parsedSchemaCount(): number {
   return PARSED.size;
 }
 
-/** `text`, a JSON schema, parsed once per distinct text by `parse`. */
-export function parsedSchema(text: string, parse: (text: string) => SchemaJson): SchemaJson {
+/** `text`, a wire batch's JSON schema, parsed once per distinct text. */
+function parsedSchema(text: string): SchemaJson {
   const known = PARSED.get(text);
   if (known) return known;
-  const json = parse(text);
+  let json: SchemaJson;
+  try {
+    json = JSON.parse(text) as SchemaJson;
+  } catch (cause) {
+    throw new InternalError(`Wire batch schema is not valid JSON: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
   // Simplest bound that keeps a steady workload's schemas: start over when full.
   if (PARSED.size >= MAX_PARSED) PARSED.clear();
   PARSED.set(text, json);
@@ -42,11 +49,9 @@ export function parsedSchema(text: string, parse: (text: string) => SchemaJson):
 export class ResultSchemas {
   private readonly byText = new Map<string, arrow.Schema>();
 
-  constructor(private readonly parse: (text: string) => SchemaJson) {}
-
   /** The schema of `text` and its JSON form; validated as `schemaFromJson` does. */
   of(text: string): { json: SchemaJson; schema: arrow.Schema } {
-    const json = parsedSchema(text, this.parse);
+    const json = parsedSchema(text);
     let schema = this.byText.get(text);
     if (!schema) {
       schema = schemaFromJson(json);

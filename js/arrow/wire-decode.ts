@@ -9,13 +9,7 @@
 import * as arrow from "apache-arrow";
 import { InternalError, InvalidArgumentError, SchemaMismatchError } from "../errors";
 import { assembleRecordBatch, ResultSchemas } from "./batch-assembly";
-import {
-  type FieldJson,
-  type SchemaJson,
-  schemaFromJson,
-  type TypeJson,
-  type WireBatch,
-} from "./schema-json";
+import { type FieldJson, schemaFromJson, type TypeJson, type WireBatch } from "./schema-json";
 
 type ViewCtor =
   | Int8ArrayConstructor
@@ -167,22 +161,12 @@ function childType(type: arrow.DataType, index: number): arrow.DataType {
   return child.type;
 }
 
-function parseSchemaJson(text: string): SchemaJson {
-  try {
-    return JSON.parse(text) as SchemaJson;
-  } catch (cause) {
-    throw new InternalError(`Wire batch schema is not valid JSON: ${(cause as Error).message}`, {
-      cause,
-    });
-  }
-}
-
 /**
  * Decode one {@link WireBatch} into an apache-arrow `RecordBatch` whose buffers are
  * views over the wire buffers (no copy, except for misaligned buffers).
  */
 export function decodeRecordBatch(wire: WireBatch): arrow.RecordBatch {
-  return decodeWith(wire, new ResultSchemas(parseSchemaJson));
+  return decodeWith(wire, new ResultSchemas());
 }
 
 function decodeWith(wire: WireBatch, schemas: ResultSchemas): arrow.RecordBatch {
@@ -208,7 +192,7 @@ export function decodeTable(batches: readonly WireBatch[], schemaJson?: string):
       : new arrow.Table(schemaFromJson(schemaJson));
   }
   // The batches of one result share their schema object, as apache-arrow's tables do.
-  const schemas = new ResultSchemas(parseSchemaJson);
+  const schemas = new ResultSchemas();
   const decoded = batches.map((wire) => decodeWith(wire, schemas));
   try {
     return new arrow.Table(decoded[0]!.schema, decoded);
