@@ -216,6 +216,30 @@ struct Cache {
     seen: std::collections::HashSet<Key>,
     clock: u64,
     bytes: usize,
+    /// Reads that decoded columns from the data files.
+    fills: u64,
+}
+
+/// What the column cache holds, for monitoring and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ColumnCacheStats {
+    /// Bytes of decoded columns (and vector codes) held.
+    pub bytes: usize,
+    /// Columns of fragments held.
+    pub columns: usize,
+    /// Reads so far that decoded columns from data files into the cache.
+    pub fills: u64,
+}
+
+/// The column cache's current size and how many fills it has made in this process.
+pub fn stats() -> ColumnCacheStats {
+    let mut cache = cache();
+    cache.recount();
+    ColumnCacheStats {
+        bytes: cache.bytes,
+        columns: cache.entries.len(),
+        fills: cache.fills,
+    }
 }
 
 /// Most keys remembered as read once; past it the set starts over.
@@ -293,6 +317,9 @@ pub(crate) struct Segment {
     pub columns: Vec<Chunk>,
     pub rows: usize,
     pub live: Option<BooleanBuffer>,
+    /// The fragment the rows are of, and the physical offset of the first one in it.
+    pub fragment: u64,
+    pub start: usize,
 }
 
 /// Whole columns of a version, as segments in scan order (empty ones left out).
@@ -318,6 +345,7 @@ impl CachedColumns {
 /// One fragment's columns cut into segments at every chunk boundary of any of them, with the
 /// fragment's live rows (`None`: all).
 fn segments_of(
+    fragment: u64,
     columns: &[Arc<CachedColumn>],
     live: Option<&BooleanBuffer>,
     out: &mut Vec<Segment>,
@@ -357,6 +385,8 @@ fn segments_of(
             columns: chunks,
             rows: end - start,
             live,
+            fragment,
+            start,
         });
         start = end;
     }
@@ -493,15 +523,19 @@ pub(crate) async fn load(
                 .collect()
         })
         .collect();
-    let mut found: Vec<Vec<Option<Arc<CachedColumn>>>> = {
+    let lookup = || -> Vec<Vec<Option<Arc<CachedColumn>>>> {
         let mut cache = cache();
         keys.iter()
             .map(|row| row.iter().map(|key| cache.get(key)).collect())
             .collect()
     };
-    let missing: Vec<usize> = (0..fragments.len())
-        .filter(|f| found[*f].iter().any(Option::is_none))
-        .collect();
+    let missing_in = |found: &[Vec<Option<Arc<CachedColumn>>>]| -> Vec<usize> {
+        (0..fragments.len())
+            .filter(|f| found[*f].iter().any(Option::is_none))
+            .collect()
+    };
+    let mut found = lookup();
+    let mut missing = missing_in(&found);
     if !missing.is_empty() && keep == Keep::WhenHot {
         // The first read of a column goes through lance as usual; the second keeps it.
         let mut cache = cache();
@@ -520,6 +554,17 @@ pub(crate) async fn load(
             return Ok(None);
         }
     }
+    // One fill of a table at a time: concurrent first reads wait for it and then find its
+    // columns, instead of each decoding (and holding) a copy of the whole table.
+    let _filling = match missing.is_empty() {
+        true => None,
+        false => {
+            let guard = fill_lock(&uri).lock_owned().await;
+            found = lookup();
+            missing = missing_in(&found);
+            Some(guard)
+        }
+    };
     if !missing.is_empty() {
         // Only the columns some fragment lacks are decoded (adding `_rowid` to cached
         // columns decodes row ids, not the columns again).
@@ -555,6 +600,7 @@ pub(crate) async fn load(
         }
         if !data.is_empty() {
             let data_fields: Vec<(Field, i32)> = data.iter().map(|c| fields[*c].clone()).collect();
+            cache().fills += 1;
             let Some(decoded) = decode(dataset, &fragments, &missing, &data_fields).await? else {
                 return Ok(None);
             };
@@ -585,9 +631,27 @@ pub(crate) async fn load(
             .map(|c| c.expect("every missing column was decoded"))
             .collect();
         let live = live_rows(dataset, fragment, &identity.whole).await?;
-        segments_of(&columns, live.as_deref(), &mut segments);
+        segments_of(fragment.id, &columns, live.as_deref(), &mut segments);
     }
     Ok(Some(CachedColumns { schema, segments }))
+}
+
+/// The lock a fill of the table at `uri` holds.
+fn fill_lock(uri: &str) -> Arc<tokio::sync::Mutex<()>> {
+    type Fills = HashMap<String, std::sync::Weak<tokio::sync::Mutex<()>>>;
+    static FILLS: OnceLock<Mutex<Fills>> = OnceLock::new();
+    let mut fills = FILLS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(lock) = fills.get(uri).and_then(std::sync::Weak::upgrade) {
+        return lock;
+    }
+    // Tables no read is filling any more need no lock.
+    fills.retain(|_, lock| lock.strong_count() > 0);
+    let lock = Arc::new(tokio::sync::Mutex::new(()));
+    fills.insert(uri.to_string(), Arc::downgrade(&lock));
+    lock
 }
 
 /// `_rowid` or `_rowaddr` of every physical row of `fragment`, from the manifest: stable row

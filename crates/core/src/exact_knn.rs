@@ -17,7 +17,7 @@ use lance_linalg::distance::{
 };
 use rayon::prelude::*;
 
-use crate::column_cache::{self, Keep, ROW_ID};
+use crate::column_cache::{self, CachedColumns, Keep, ROW_ID};
 use crate::error::Result;
 use crate::query::{vector_column, QueryRequest};
 use crate::vector_codes::{Probe, VectorCodes};
@@ -42,23 +42,25 @@ pub(crate) async fn applies(dataset: &Dataset, request: &QueryRequest) -> Result
         return Ok(false);
     }
     let column = vector_column(dataset, vector)?;
-    let Some(field) = dataset.schema().field(&column) else {
+    let Some(field_id) = float32_vector_field(dataset, &column) else {
         return Ok(false);
     };
-    let float32 = matches!(field.data_type(), DataType::FixedSizeList(child, _) if *child.data_type() == DataType::Float32);
-    if !float32 {
-        return Ok(false);
-    }
     if vector.bypass_index {
         return Ok(true);
     }
-    let field_id = field.id;
     let indexed = dataset
         .load_indices()
         .await?
         .iter()
         .any(|index| index.fields.contains(&field_id));
     Ok(!indexed)
+}
+
+/// The field id of `column` when it holds float32 vectors, the ones searched from memory.
+pub(crate) fn float32_vector_field(dataset: &Dataset, column: &str) -> Option<i32> {
+    let field = dataset.schema().field(column)?;
+    matches!(field.data_type(), DataType::FixedSizeList(child, _) if *child.data_type() == DataType::Float32)
+        .then_some(field.id)
 }
 
 /// The `k` nearest rows, closest first, with the requested columns and `_distance`; `None`
@@ -81,27 +83,51 @@ pub(crate) async fn search(
     };
     let at = cached.schema.index_of(&column_name)?;
     let metric = vector.distance_type.unwrap_or(DistanceType::L2);
-    // Codes bound L2 distances only; they are made on the first such search, a chunk per
-    // thread.
-    let parts: Vec<VectorPart> = cached
-        .segments
+    let all: Vec<usize> = (0..cached.segments.len()).collect();
+    let parts = vector_parts(&cached, at, &all, metric, true);
+    let nearest = top_k(&parts, &vector.values, vector.k, metric);
+    let hits: Vec<(usize, usize)> = nearest.iter().map(|(_, f, r)| (*f, *r)).collect();
+    let distances: Vec<f32> = nearest.iter().map(|(d, _, _)| *d).collect();
+    rows_with_distances(&cached, &output, &hits, distances).map(Some)
+}
+
+/// The vectors of column `at` in `segments` of `cached`, with their codes when `codes` asks
+/// for them and `metric` can use them (codes bound L2 distances only; they are made on the
+/// first such search, a chunk per thread).
+pub(crate) fn vector_parts<'a>(
+    cached: &'a CachedColumns,
+    at: usize,
+    segments: &[usize],
+    metric: DistanceType,
+    codes: bool,
+) -> Vec<VectorPart<'a>> {
+    segments
         .par_iter()
         .map(|s| {
-            let chunk = &s.columns[at];
+            let segment = &cached.segments[*s];
+            let chunk = &segment.columns[at];
             let codes = chunk
                 .codes
                 .as_deref()
-                .filter(|_| metric == DistanceType::L2)
+                .filter(|_| codes && metric == DistanceType::L2)
                 .and_then(|lazy| lazy.get());
-            VectorPart::of(chunk.values.as_ref(), s.live.as_ref(), codes)
+            VectorPart::of(chunk.values.as_ref(), segment.live.as_ref(), codes)
         })
-        .collect();
-    let nearest = top_k(&parts, &vector.values, vector.k, metric);
+        .collect()
+}
 
-    let hits: Vec<(usize, usize)> = nearest.iter().map(|(_, f, r)| (*f, *r)).collect();
+/// The `output` columns of the rows at `hits` ((segment, row) in `cached`), in that order,
+/// with their `distances` as `_distance`: before `_rowid` when it is returned, as lance puts
+/// it, else last.
+pub(crate) fn rows_with_distances(
+    cached: &CachedColumns,
+    output: &[String],
+    hits: &[(usize, usize)],
+    distances: Vec<f32>,
+) -> Result<RecordBatch> {
     let mut fields: Vec<Field> = Vec::with_capacity(output.len() + 1);
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(output.len() + 1);
-    for name in &output {
+    for name in output {
         let c = cached.schema.index_of(name)?;
         let sources: Vec<&dyn Array> = cached
             .segments
@@ -109,25 +135,20 @@ pub(crate) async fn search(
             .map(|s| s.columns[c].values.as_ref())
             .collect();
         fields.push(cached.schema.field(c).clone());
-        arrays.push(arrow_select::interleave::interleave(&sources, &hits)?);
+        arrays.push(arrow_select::interleave::interleave(&sources, hits)?);
     }
-    // lance puts `_distance` before `_rowid`; do the same so both paths look alike.
     let at = fields
         .iter()
         .position(|f| f.name() == ROW_ID)
         .unwrap_or(fields.len());
     fields.insert(at, Field::new(DISTANCE, DataType::Float32, true));
-    let distances: Vec<f32> = nearest.iter().map(|(d, _, _)| *d).collect();
     arrays.insert(at, Arc::new(Float32Array::from(distances)));
-    Ok(Some(RecordBatch::try_new(
-        Arc::new(Schema::new(fields)),
-        arrays,
-    )?))
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
 }
 
 /// One segment's vectors: the flat values, which rows have one, which rows are live, and
 /// their codes (with the code row of the segment's first row) when they have them.
-struct VectorPart<'a> {
+pub(crate) struct VectorPart<'a> {
     dim: usize,
     values: &'a [f32],
     valid: Option<&'a NullBuffer>,
@@ -163,7 +184,7 @@ impl<'a> VectorPart<'a> {
 }
 
 /// (distance, segment, row) of the `k` nearest vectors, nearest first; ties by position.
-fn top_k(
+pub(crate) fn top_k(
     parts: &[VectorPart],
     query: &[f32],
     k: usize,
@@ -200,6 +221,32 @@ fn top_k(
     all.sort_by(|a, b| a.0.total_cmp(&b.0).then((a.1, a.2).cmp(&(b.1, b.2))));
     all.truncate(k);
     all
+}
+
+/// The distance between `query` and the vector at `row` of `part`, computed as the full
+/// pass computes it; `None` when the row has no vector.
+pub(crate) fn distance_to(
+    part: &VectorPart,
+    row: usize,
+    query: &[f32],
+    metric: DistanceType,
+) -> Option<f32> {
+    if part.valid.is_some_and(|v| v.is_null(row)) {
+        return None;
+    }
+    let dim = part.dim;
+    let vector = &part.values[row * dim..(row + 1) * dim];
+    let mut d = [0f32];
+    match metric {
+        DistanceType::Dot => dot_distance_batch_into(query, vector, dim, &mut d),
+        DistanceType::Cosine => {
+            d[0] = cosine_distance_batch(query, vector, dim)
+                .next()
+                .unwrap_or(f32::NAN)
+        }
+        _ => l2_distance_batch_into(query, vector, dim, &mut d),
+    }
+    (!d[0].is_nan()).then_some(d[0])
 }
 
 /// Max-heap entry ordered by distance, then position.

@@ -18,6 +18,7 @@ mod error;
 mod exact_knn;
 mod history;
 mod hybrid;
+mod indexed_knn;
 mod indexes;
 mod input;
 mod keyed_strings;
@@ -45,6 +46,7 @@ mod writes;
 
 pub use branches::{BranchInfo, MAIN_BRANCH};
 pub use clone::CloneSource;
+pub use column_cache::{stats as column_cache_stats, ColumnCacheStats};
 pub use commit_note::{CommitNote, RESERVED_PREFIX};
 pub use connection::{Connection, CreateMode, DEFAULT_CONFLICT_RETRIES};
 pub use diff::{DiffStrategy, TableDiff};

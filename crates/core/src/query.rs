@@ -165,6 +165,11 @@ impl TableHandle {
         let dataset = self.view().await?;
         let scanner = configure(&dataset, request).await?;
         let plan = scanner.explain_plan(verbose).await?;
+        if let Some(index) = crate::indexed_knn::answers(&dataset, request).await {
+            return Ok(format!(
+                "PalimpsestIndexedSearch: index {index} finds the candidates as lance's plan below does; their exact distances, rows the index does not cover and the result rows come from decoded columns in memory\n{plan}"
+            ));
+        }
         if crate::cached_reads::answers_from_memory(&dataset, request) {
             return Ok(format!(
                 "PalimpsestColumnCache: answered from decoded columns in memory; lance's plan when they are not:\n{plan}"
@@ -200,6 +205,8 @@ async fn stream_of(
         if let Some(batch) = crate::exact_knn::search(dataset, request).await? {
             return Ok(one(batch));
         }
+    } else if let Some(batch) = crate::indexed_knn::search(dataset, request).await? {
+        return Ok(one(batch));
     }
     let stream = scan(dataset, request, read_ahead).await?;
     Ok(stream.map(|batch| batch.map_err(Error::from)).boxed())

@@ -3,55 +3,17 @@
 mod common;
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
 use common::connection;
 use palimpsest_core::arrow_array::{
-    Array, ArrayRef, FixedSizeListArray, Float32Array, Int64Array, RecordBatch, StringArray,
-    UInt64Array,
+    Array, FixedSizeListArray, Float32Array, Int64Array, RecordBatch, UInt64Array,
 };
-use palimpsest_core::arrow_schema::{DataType, Field};
 use palimpsest_core::{
     AddMode, CommitNote, CreateMode, FullTextRequest, IndexSpec, QueryRequest, TableHandle,
     VectorRequest,
 };
 
-const DIM: i32 = 16;
-const WORDS: [&str; 6] = ["apple", "banana", "cherry", "dragon", "eagle", "falcon"];
-
-/// Clustered vectors: 8 centres, small noise, deterministic.
-fn rows(start: i64, n: i64) -> RecordBatch {
-    let mut state = (start as u64).wrapping_mul(2654435761) | 1;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state % 10_000) as f32 / 10_000.0
-    };
-    let ids: Vec<i64> = (start..start + n).collect();
-    let mut values = Vec::with_capacity((n * DIM as i64) as usize);
-    for id in &ids {
-        let centre = (id % 8) as f32;
-        for d in 0..DIM {
-            let base = if d as f32 % 8.0 == centre { 4.0 } else { 0.0 };
-            values.push(base + next() * 0.5);
-        }
-    }
-    let item = Arc::new(Field::new("item", DataType::Float32, true));
-    let vectors = FixedSizeListArray::new(item, DIM, Arc::new(Float32Array::from(values)), None);
-    let categories: Vec<String> = ids.iter().map(|i| format!("cat{}", i % 5)).collect();
-    let texts: Vec<String> = ids
-        .iter()
-        .map(|i| format!("{} pie number {i}", WORDS[(*i % 6) as usize]))
-        .collect();
-    RecordBatch::try_from_iter_with_nullable(vec![
-        ("id", Arc::new(Int64Array::from(ids)) as ArrayRef, true),
-        ("category", Arc::new(StringArray::from(categories)), true),
-        ("text", Arc::new(StringArray::from(texts)), true),
-        ("vector", Arc::new(vectors), true),
-    ])
-    .unwrap()
-}
+use common::clustered_rows as rows;
 
 async fn table(conn: &palimpsest_core::Connection) -> TableHandle {
     conn.create_table(

@@ -1,0 +1,231 @@
+//! Indexed vector search answered from decoded columns in memory gives exactly what lance's
+//! own plan gives: the same rows, order and distances, through appends the index does not
+//! cover, deletions and updates.
+
+mod common;
+
+use common::connection;
+use palimpsest_core::arrow_array::{Array, Float32Array, Int64Array, RecordBatch, UInt64Array};
+use palimpsest_core::{
+    AddMode, CommitNote, CreateMode, DistanceType, IndexSpec, QueryRequest, TableHandle,
+    VectorRequest,
+};
+
+use common::{clustered_rows as rows, CLUSTERED_DIM as DIM};
+
+fn query_vector(seed: u64) -> Vec<f32> {
+    let mut state = seed.wrapping_mul(0x9e3779b97f4a7c15) | 1;
+    (0..DIM)
+        .map(|d| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let base = if d as u64 % 8 == seed % 8 { 4.0 } else { 0.0 };
+            base + (state % 1000) as f32 / 1500.0
+        })
+        .collect()
+}
+
+fn search(values: Vec<f32>, refine: Option<u32>, with_row_id: bool) -> QueryRequest {
+    QueryRequest {
+        with_row_id,
+        vector: Some(VectorRequest {
+            values,
+            k: 10,
+            nprobes: Some(3),
+            refine_factor: refine,
+            ef: Some(40),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// The same request with a filter that matches every row: lance's plan answers it.
+fn through_lance(request: &QueryRequest) -> QueryRequest {
+    QueryRequest {
+        filter: Some("true".into()),
+        ..request.clone()
+    }
+}
+
+fn column<T: Array + Clone + 'static>(batches: &[RecordBatch], name: &str) -> Vec<T> {
+    batches
+        .iter()
+        .map(|b| {
+            b.column_by_name(name)
+                .unwrap_or_else(|| panic!("no column {name}"))
+                .as_any()
+                .downcast_ref::<T>()
+                .unwrap()
+                .clone()
+        })
+        .collect()
+}
+
+fn ids(batches: &[RecordBatch]) -> Vec<i64> {
+    column::<Int64Array>(batches, "id")
+        .iter()
+        .flat_map(|a| a.values().to_vec())
+        .collect()
+}
+
+fn distances(batches: &[RecordBatch]) -> Vec<f32> {
+    column::<Float32Array>(batches, "_distance")
+        .iter()
+        .flat_map(|a| a.values().to_vec())
+        .collect()
+}
+
+/// Fills the cache the way exact searches do (every column, and `_rowid`).
+async fn warm(table: &TableHandle) {
+    for with_row_id in [false, true] {
+        let mut request = search(query_vector(1), None, with_row_id);
+        request.vector.as_mut().unwrap().bypass_index = true;
+        table.query(&request).await.unwrap();
+    }
+}
+
+/// Both paths over several queries, with and without refine and `_rowid`; the memory path
+/// must have answered (its plan says so).
+async fn assert_same_as_lance(table: &TableHandle, what: &str) {
+    warm(table).await;
+    for seed in [3u64, 10, 21, 44] {
+        for refine in [None, Some(4)] {
+            for with_row_id in [false, true] {
+                let request = search(query_vector(seed), refine, with_row_id);
+                let plan = table.explain_plan(&request, false).await.unwrap();
+                assert!(
+                    plan.starts_with("PalimpsestIndexedSearch"),
+                    "{what}: not answered from memory:\n{plan}"
+                );
+                let fast = table.query(&request).await.unwrap();
+                let lance = table.query(&through_lance(&request)).await.unwrap();
+                let case = format!("{what}, seed {seed}, refine {refine:?}, rowid {with_row_id}");
+                let names = |b: &[RecordBatch]| -> Vec<String> {
+                    b[0].schema()
+                        .fields()
+                        .iter()
+                        .map(|f| f.name().clone())
+                        .collect()
+                };
+                assert_eq!(names(&fast), names(&lance), "{case}");
+                assert_eq!(ids(&fast), ids(&lance), "{case}");
+                assert_eq!(distances(&fast), distances(&lance), "{case}");
+                assert!(!ids(&fast).is_empty(), "{case}");
+                if with_row_id {
+                    let row_ids = |b: &[RecordBatch]| -> Vec<u64> {
+                        column::<UInt64Array>(b, "_rowid")
+                            .iter()
+                            .flat_map(|a| a.values().to_vec())
+                            .collect()
+                    };
+                    assert_eq!(row_ids(&fast), row_ids(&lance), "{case}");
+                }
+            }
+        }
+    }
+}
+
+fn specs(distance_type: Option<DistanceType>) -> [IndexSpec; 3] {
+    [
+        IndexSpec::IvfFlat {
+            num_partitions: Some(6),
+            distance_type,
+        },
+        IndexSpec::IvfPq {
+            num_partitions: Some(6),
+            num_sub_vectors: Some(4),
+            num_bits: None,
+            max_iterations: None,
+            distance_type,
+        },
+        IndexSpec::IvfHnswSq {
+            num_partitions: Some(4),
+            m: None,
+            ef_construction: None,
+            distance_type,
+        },
+    ]
+}
+
+#[tokio::test]
+async fn indexed_search_from_memory_matches_lance_through_writes() {
+    let note = CommitNote::default();
+    for distance_type in [None, Some(DistanceType::Cosine)] {
+        for spec in specs(distance_type) {
+            let dir = tempfile::tempdir().unwrap();
+            let conn = connection(&dir);
+            let table = conn
+                .create_table("t", vec![rows(0, 3000)], None, CreateMode::Create, &note)
+                .await
+                .unwrap();
+            table
+                .create_index("vector", &spec, None, true, &note)
+                .await
+                .unwrap();
+            let what = format!("{} {distance_type:?}", spec.type_name());
+            assert_same_as_lance(&table, &format!("{what}, as built")).await;
+
+            // Rows the index does not cover are searched exactly beside it.
+            table
+                .add(vec![rows(3000, 500)], AddMode::Append, &note)
+                .await
+                .unwrap();
+            assert_same_as_lance(&table, &format!("{what}, after an append")).await;
+
+            // Deleted rows must not come back (lance's prefilter keeps them out).
+            table.delete("id % 3 = 0", &note).await.unwrap();
+            assert_same_as_lance(&table, &format!("{what}, after a delete")).await;
+
+            // Updated rows move to a new fragment under the same stable row id.
+            table
+                .update(
+                    Some("id % 5 = 1"),
+                    &[("text".into(), "'changed'".into())],
+                    &note,
+                )
+                .await
+                .unwrap();
+            assert_same_as_lance(&table, &format!("{what}, after an update")).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn searches_it_cannot_answer_exactly_go_through_lance() {
+    let note = CommitNote::default();
+    let dir = tempfile::tempdir().unwrap();
+    let conn = connection(&dir);
+    let table = conn
+        .create_table("t", vec![rows(0, 2000)], None, CreateMode::Create, &note)
+        .await
+        .unwrap();
+    table
+        .create_index("vector", &specs(None)[1], None, true, &note)
+        .await
+        .unwrap();
+    warm(&table).await;
+    let base = search(query_vector(5), Some(2), false);
+    let with = |edit: &dyn Fn(&mut QueryRequest)| {
+        let mut request = base.clone();
+        edit(&mut request);
+        request
+    };
+    let lance_only = [
+        // Adaptive probing is lance's.
+        with(&|r| r.vector.as_mut().unwrap().nprobes = None),
+        with(&|r| r.filter = Some("id > 10".into())),
+        with(&|r| r.offset = Some(2)),
+        with(&|r| r.vector.as_mut().unwrap().distance_range = Some((None, Some(5.0)))),
+        // A metric the index was not built for: lance searches exactly.
+        with(&|r| r.vector.as_mut().unwrap().distance_type = Some(DistanceType::Dot)),
+    ];
+    for request in &lance_only {
+        let plan = table.explain_plan(request, false).await.unwrap();
+        assert!(!plan.starts_with("PalimpsestIndexedSearch"), "{plan}");
+        table.query(request).await.unwrap();
+    }
+    let plan = table.explain_plan(&base, false).await.unwrap();
+    assert!(plan.starts_with("PalimpsestIndexedSearch"), "{plan}");
+}
