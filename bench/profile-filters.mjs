@@ -2,8 +2,9 @@
 // calls, p50 and min), for profiling:
 //   node --expose-gc bench/profile-filters.mjs [dim] [settle] [case,case...] [calls]
 // With `settle`, each call follows a collection and a turn of the event loop, as in the bench
-// (earlier results are freed, so their buffers can be recycled).
-import { mkdtempSync, rmSync } from "node:fs";
+// (earlier results are freed, so their buffers can be recycled). PAUSE=<file> waits until that
+// file exists before the timed calls (attach `perf record -p <pid>` first).
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import * as palimpsest from "../dist/index.mjs";
@@ -39,6 +40,10 @@ const cases = {
 for (const [name, fn] of Object.entries(cases)) {
   if (only && !only.includes(name)) continue;
   for (let i = 0; i < 3; i++) await fn();
+  if (process.env.PAUSE) {
+    console.log(`pid ${process.pid}: waiting for ${process.env.PAUSE}`);
+    while (!existsSync(process.env.PAUSE)) await new Promise((r) => setTimeout(r, 100));
+  }
   const times = [];
   for (let i = 0; i < calls; i++) {
     if (settle) {

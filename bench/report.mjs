@@ -142,9 +142,7 @@ export function targets(rec, probes, opts) {
     "ivfpq.p50",
     "ivfpq.recall",
   ]);
-  const rest = rec.figures.filter(
-    (f) => !own.has(f.id) && !f.id.endsWith(".recall") && f.id !== "knn.create",
-  );
+  const rest = rec.figures.filter((f) => !own.has(f.id) && !f.id.endsWith(".recall"));
   const rs = rest.map((f) => ({ f, x: ratio(f, "lancedb") })).filter((x) => x.x !== undefined);
   const below = rs.filter((x) => x.x < 1);
   add(

@@ -12,18 +12,18 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_array::{Array, Float32Array, RecordBatch, UInt64Array};
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use lance::dataset::rowids::get_row_id_index;
 use lance::index::prefilter::DatasetPreFilter;
 use lance::index::{DatasetIndexExt, DatasetIndexInternalExt};
 use lance::Dataset;
 use lance_core::utils::address::RowAddress;
-use lance_core::utils::tokio::get_num_compute_intensive_cpus;
 use lance_index::metrics::NoOpMetricsCollector;
 use lance_index::prefilter::{NoFilter, PreFilter};
 use lance_index::vector::{Query, VectorIndex};
 use lance_linalg::distance::DistanceType;
 use lance_table::format::IndexMetadata;
+use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
 use crate::column_cache::{self, CachedColumns, Keep};
@@ -242,11 +242,31 @@ async fn index_candidates(
     let (partitions, centroid_distances) = index.find_partitions(&query)?;
     let probes = nprobes.min(partitions.len());
     let prefilter = prefilter_for(dataset, plan);
-    // As lance's plan does: indexes that keep one top-k heap over all partitions search them
-    // in turn, the others (HNSW) search as many at once as there are CPUs for it.
-    let cpus = get_num_compute_intensive_cpus().max(1);
-    let parallel = index.auto_query_parallelism(cpus).clamp(1, cpus);
-    let batches: Vec<RecordBatch> = if parallel <= 1 {
+    let batches = if index.supports_prepared_partition_search() {
+        // Each partition's search is prepared (its data found in lance's cache) here, then
+        // the searches, pure CPU work, run on rayon's threads side by side; lance's plan runs
+        // them one after the other on its CPU pool, a thread hop each.
+        let mut prepared = Vec::with_capacity(probes);
+        for i in 0..probes {
+            let mut query = query.clone();
+            query.dist_q_c = centroid_distances.value(i);
+            let partition = partitions.value(i) as usize;
+            prepared.push(
+                index
+                    .prepare_partition_search(
+                        partition,
+                        &query,
+                        prefilter.clone(),
+                        &NoOpMetricsCollector,
+                    )
+                    .await?,
+            );
+        }
+        prepared
+            .into_par_iter()
+            .map(|p| index.search_prepared_partition(p, &NoOpMetricsCollector))
+            .collect::<lance::Result<Vec<RecordBatch>>>()?
+    } else {
         index
             .search_partitions(
                 query,
@@ -259,24 +279,7 @@ async fn index_candidates(
                 Arc::new(NoOpMetricsCollector),
             )
             .await?
-            .try_collect()
-            .await?
-    } else {
-        futures::stream::iter(0..probes)
-            .map(|i| {
-                let mut query = query.clone();
-                query.dist_q_c = centroid_distances.value(i);
-                let index = index.clone();
-                let prefilter = prefilter.clone();
-                let partition = partitions.value(i) as usize;
-                async move {
-                    index
-                        .search_in_partition(partition, &query, prefilter, &NoOpMetricsCollector)
-                        .await
-                }
-            })
-            .buffered(parallel)
-            .try_collect()
+            .try_collect::<Vec<RecordBatch>>()
             .await?
     };
     let mut candidates: Vec<(f32, u64)> = Vec::new();
