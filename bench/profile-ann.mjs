@@ -3,7 +3,8 @@
 // [engines]. Builds the bench's kNN table and index once per engine, then times `queries`
 // queries (after 3 warm-up queries; p50, p99, min and recall@10 against exact results).
 // PAUSE=<file> waits until that file exists before the timed loop (attach `perf record -p
-// <pid>` first). GC=1 collects garbage before every query.
+// <pid>` first). GC=1 collects garbage before every query. FILTER="<sql>" filters every
+// search first (recall is then against the unfiltered neighbours, so it says little).
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -42,7 +43,8 @@ function config(Index) {
 }
 
 function search(t, q) {
-  const s = t.vectorSearch(q).column("vector").distanceType("l2").limit(10).nprobes(20);
+  let s = t.vectorSearch(q).column("vector").distanceType("l2").limit(10).nprobes(20);
+  if (process.env.FILTER) s = s.where(process.env.FILTER);
   return (kind === "hnswSq" ? s.ef(64) : s.refineFactor(10)).toArrow();
 }
 

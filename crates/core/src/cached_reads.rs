@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use arrow_array::{Array, RecordBatch};
+use arrow_array::RecordBatch;
 use arrow_buffer::BooleanBuffer;
 use lance::Dataset;
 use rayon::prelude::*;
@@ -17,7 +17,7 @@ use crate::array_copy;
 use crate::column_cache::{self, Keep, ROW_ADDR, ROW_ID};
 use crate::error::Result;
 use crate::keyed_strings::StringKeys;
-use crate::memory_filter::{evaluate, plan_filter, segments_to_read, MemoryFilter};
+use crate::memory_filter::{evaluate, live_matches, plan_filter, segments_to_read, MemoryFilter};
 use crate::query::QueryRequest;
 use crate::row_gather::Picks;
 
@@ -252,15 +252,11 @@ fn partial_matches(
     cached: &column_cache::CachedColumns,
     f: usize,
 ) -> Result<Option<BooleanBuffer>> {
-    let mask = evaluate(filter, cached, f)?;
-    if mask.true_count() == cached.segments[f].rows {
+    let rows = live_matches(filter, cached, f)?;
+    if rows.count_set_bits() == cached.segments[f].rows {
         return Ok(None);
     }
-    // A null result does not match.
-    Ok(Some(match mask.nulls() {
-        Some(valid) => mask.values() & valid.inner(),
-        None => mask.values().clone(),
-    }))
+    Ok(Some(rows))
 }
 
 /// `rows` after skipping `skip` of them, up to `remaining`; both count down.

@@ -329,6 +329,14 @@ pub(crate) struct CachedColumns {
 }
 
 impl CachedColumns {
+    /// (segment, row in it) of the physical row at `offset` of fragment `fragment`.
+    pub fn locate(&self, fragment: u64, offset: usize) -> Option<(usize, usize)> {
+        self.segments
+            .iter()
+            .position(|s| s.fragment == fragment && (s.start..s.start + s.rows).contains(&offset))
+            .map(|s| (s, offset - self.segments[s].start))
+    }
+
     /// Segment `s` as a batch of all the requested columns (sharing the cache's buffers).
     pub fn batch(&self, s: usize) -> Result<RecordBatch> {
         let segment = &self.segments[s];

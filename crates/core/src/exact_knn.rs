@@ -84,7 +84,7 @@ pub(crate) async fn search(
     let at = cached.schema.index_of(&column_name)?;
     let metric = vector.distance_type.unwrap_or(DistanceType::L2);
     let all: Vec<usize> = (0..cached.segments.len()).collect();
-    let parts = vector_parts(&cached, at, &all, metric, true);
+    let parts = vector_parts(&cached, at, &all, metric, true, None);
     let nearest = top_k(&parts, &vector.values, vector.k, metric);
     let hits: Vec<(usize, usize)> = nearest.iter().map(|(_, f, r)| (*f, *r)).collect();
     let distances: Vec<f32> = nearest.iter().map(|(d, _, _)| *d).collect();
@@ -93,13 +93,15 @@ pub(crate) async fn search(
 
 /// The vectors of column `at` in `segments` of `cached`, with their codes when `codes` asks
 /// for them and `metric` can use them (codes bound L2 distances only; they are made on the
-/// first such search, a chunk per thread).
+/// first such search, a chunk per thread). A segment's rows are its live ones, or those
+/// `rows` gives for it (by segment index) when given.
 pub(crate) fn vector_parts<'a>(
     cached: &'a CachedColumns,
     at: usize,
     segments: &[usize],
     metric: DistanceType,
     codes: bool,
+    rows: Option<&'a [BooleanBuffer]>,
 ) -> Vec<VectorPart<'a>> {
     segments
         .par_iter()
@@ -111,7 +113,11 @@ pub(crate) fn vector_parts<'a>(
                 .as_deref()
                 .filter(|_| codes && metric == DistanceType::L2)
                 .and_then(|lazy| lazy.get());
-            VectorPart::of(chunk.values.as_ref(), segment.live.as_ref(), codes)
+            let live = match rows {
+                Some(rows) => Some(&rows[*s]),
+                None => segment.live.as_ref(),
+            };
+            VectorPart::of(chunk.values.as_ref(), live, codes)
         })
         .collect()
 }

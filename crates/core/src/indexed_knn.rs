@@ -1,36 +1,36 @@
 //! Nearest-neighbour search through a vector index (IVF_PQ, IVF_FLAT, IVF_HNSW_SQ, ...) on a
 //! table whose columns are already decoded in memory.
 //!
-//! lance's index finds the candidates exactly as lance's own plan does (the same index, query,
-//! partitions and prefilter); what lance's plan then does through DataFusion, re-reading the
-//! data files, is done from memory: the candidates' exact distances when the query refines,
-//! an exact search of the rows the index does not cover, and the result rows. Only queries
-//! whose answer this provably matches are taken: a fixed `nprobes`, no filter, offset or
-//! distance range, one index segment, no data overlays. Everything else goes through lance.
+//! lance's index finds the candidates exactly as lance's own plan does (`index_probe`); what
+//! lance's plan then does through DataFusion, re-reading the data files, is done from memory:
+//! the filter that limits which rows the index may return, the candidates' exact distances
+//! when the query refines, an exact search of the rows the index does not cover, and the
+//! result rows. Only queries whose answer this provably matches are taken: a fixed `nprobes`,
+//! no offset or distance range, a filter applied first (the default), one index segment, no
+//! data overlays. Everything else goes through lance.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow_array::{Array, Float32Array, RecordBatch, UInt64Array};
-use futures::TryStreamExt;
+use arrow_array::{Array, RecordBatch, UInt64Array};
+use arrow_buffer::BooleanBuffer;
 use lance::dataset::rowids::get_row_id_index;
-use lance::index::prefilter::DatasetPreFilter;
 use lance::index::{DatasetIndexExt, DatasetIndexInternalExt};
 use lance::Dataset;
 use lance_core::utils::address::RowAddress;
 use lance_index::metrics::NoOpMetricsCollector;
-use lance_index::prefilter::{NoFilter, PreFilter};
-use lance_index::vector::{Query, VectorIndex};
+use lance_index::vector::VectorIndex;
 use lance_linalg::distance::DistanceType;
+use lance_select::RowAddrTreeMap;
 use lance_table::format::IndexMetadata;
-use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
-use crate::column_cache::{self, CachedColumns, Keep};
-use crate::error::Result;
+use crate::column_cache::{self, CachedColumns, Keep, ROW_ID};
+use crate::error::{Error, Result};
 use crate::exact_knn::{
     distance_to, float32_vector_field, rows_with_distances, top_k, vector_parts,
 };
+use crate::index_probe::{self, Allowed, Probe};
+use crate::memory_filter::{live_matches, plan_filter, MemoryFilter};
 use crate::query::{vector_column, QueryRequest, VectorRequest};
 
 /// What an indexed search from memory works with.
@@ -40,13 +40,16 @@ struct Plan<'a> {
     index: IndexMetadata,
     /// The fragments the index covers.
     covered: RoaringBitmap,
+    filter: Option<Arc<MemoryFilter>>,
     output: Vec<String>,
+    /// Every column read: the output, the vector column, the filter's columns and `_rowid`.
     needed: Vec<String>,
 }
 
 /// The `k` nearest rows as lance's indexed search finds them, with the requested columns and
 /// `_distance`; `None` when the request is not one this module answers, or its columns are
-/// not all in memory yet (lance then searches; an indexed search never fills the cache).
+/// not all in memory yet (lance then searches; an indexed search fills no column but the row
+/// ids, which come from the manifest).
 pub(crate) async fn search(
     dataset: &Dataset,
     request: &QueryRequest,
@@ -54,57 +57,86 @@ pub(crate) async fn search(
     let Some((plan, index, metric)) = ready(dataset, request).await? else {
         return Ok(None);
     };
-    let Some(cached) = column_cache::load(dataset, &plan.needed, Keep::WhenHot).await? else {
-        return Ok(None);
-    };
-    let Some(mut candidates) = index_candidates(dataset, &plan, index, metric).await? else {
+    let Some(cached) = column_cache::load(dataset, &plan.needed, Keep::Now).await? else {
         return Ok(None);
     };
     let at = cached.schema.index_of(&plan.column)?;
-    let positions = Positions::of(&cached);
-    let refine = plan.vector.refine_factor.is_some();
+    let row_ids = cached.schema.index_of(ROW_ID)?;
+    let segments: Vec<usize> = (0..cached.segments.len()).collect();
+    // The rows that may be returned: the live ones, or the filter's live matches.
+    let matching: Option<Vec<BooleanBuffer>> = match &plan.filter {
+        Some(filter) => Some(
+            segments
+                .iter()
+                .map(|s| live_matches(filter, &cached, *s))
+                .collect::<Result<_>>()?,
+        ),
+        None => None,
+    };
+    let is_covered = |s: &usize| plan.covered.contains(cached.segments[*s].fragment as u32);
+    let allowed = match &matching {
+        None => Allowed::Live,
+        Some(matching) => {
+            let covered: Vec<usize> = segments.iter().copied().filter(is_covered).collect();
+            Allowed::Only(ids_of_rows(&cached, row_ids, &covered, matching)?)
+        }
+    };
+    let may_return = |s: usize, r: usize| match &matching {
+        Some(matching) => matching[s].value(r),
+        None => cached.segments[s].live.as_ref().is_none_or(|l| l.value(r)),
+    };
+    let probe = Probe {
+        dataset,
+        index: &plan.index,
+        column: &plan.column,
+        vector: plan.vector,
+        metric,
+    };
+    let Some(candidates) = index_probe::candidates(&probe, index, allowed).await? else {
+        return Ok(None);
+    };
     // Rows the index does not cover are searched exactly; lance then re-scores the index's
     // candidates exactly too, so every distance compared is exact.
-    let uncovered: Vec<usize> = (0..cached.segments.len())
-        .filter(|s| !plan.covered.contains(cached.segments[*s].fragment as u32))
+    let uncovered: Vec<usize> = segments
+        .iter()
+        .copied()
+        .filter(|s| !is_covered(s))
         .collect();
-    let exact = refine || !uncovered.is_empty();
+    let exact = plan.vector.refine_factor.is_some() || !uncovered.is_empty();
     let query = &plan.vector.values;
-    let every: Vec<usize> = (0..cached.segments.len()).collect();
-    let all_parts = vector_parts(&cached, at, &every, metric, false);
+    let parts = vector_parts(&cached, at, &segments, metric, false, None);
+    let addresses = addresses_of(dataset, &candidates).await?;
     let mut found: Vec<(f32, u64, (usize, usize))> = Vec::with_capacity(candidates.len());
-    for (distance, row_id, address) in candidates.drain(..) {
-        // A candidate whose row is gone, moved out of the covered fragments, or not in memory
+    for ((distance, row_id), address) in candidates.into_iter().zip(addresses) {
+        // A candidate whose row is gone, moved out of the covered fragments, or filtered out
         // is not returned by lance either (its prefilter and segment mask drop it).
         let Some(address) = address else { continue };
         if !plan.covered.contains(address.fragment_id()) {
             continue;
         }
-        let Some((s, r)) = positions.find(address) else {
+        let Some((s, r)) =
+            cached.locate(address.fragment_id() as u64, address.row_offset() as usize)
+        else {
             continue;
         };
-        if cached.segments[s]
-            .live
-            .as_ref()
-            .is_some_and(|l| !l.value(r))
-        {
+        if !may_return(s, r) {
             continue;
         }
-        let distance = if exact {
-            match distance_to(&all_parts[s], r, query, metric) {
+        let distance = match exact {
+            true => match distance_to(&parts[s], r, query, metric) {
                 Some(d) => d,
                 None => continue,
-            }
-        } else {
-            distance
+            },
+            false => distance,
         };
         found.push((distance, row_id, (s, r)));
     }
     if !uncovered.is_empty() {
-        let parts = vector_parts(&cached, at, &uncovered, metric, true);
-        let row_ids = row_ids_of(dataset, &cached, &uncovered).await?;
-        for (d, p, r) in top_k(&parts, query, plan.vector.k, metric) {
-            found.push((d, row_ids[p][r], (uncovered[p], r)));
+        let uncovered_parts =
+            vector_parts(&cached, at, &uncovered, metric, true, matching.as_deref());
+        for (d, p, r) in top_k(&uncovered_parts, query, plan.vector.k, metric) {
+            let s = uncovered[p];
+            found.push((d, row_id_at(&cached, row_ids, s, r)?, (s, r)));
         }
     }
     // lance's final order: distance, then row id.
@@ -129,7 +161,11 @@ async fn ready<'a>(
     let Some(plan) = plan(dataset, request).await? else {
         return Ok(None);
     };
-    let Some(index) = open_index(dataset, &plan).await else {
+    // lance keeps the index open in its session's cache.
+    let Ok(index) = dataset
+        .open_vector_index(&plan.column, &plan.index.uuid, &NoOpMetricsCollector)
+        .await
+    else {
         return Ok(None);
     };
     let metric = index.metric_type();
@@ -145,12 +181,12 @@ async fn plan<'a>(dataset: &Dataset, request: &'a QueryRequest) -> Result<Option
     let Some(vector) = &request.vector else {
         return Ok(None);
     };
-    // Adaptive probing (no fixed `nprobes`) and every option that changes which rows qualify
-    // stay with lance.
+    // Adaptive probing (no fixed `nprobes`), filtering after the search, and options that
+    // change which rows qualify stay with lance.
     let fixed_probes = vector.nprobes.is_some_and(|n| n > 0);
     if column_cache::budget_bytes() == 0
         || !fixed_probes
-        || request.filter.is_some()
+        || (request.filter.is_some() && vector.postfilter)
         || request.full_text.is_some()
         || request.offset.is_some()
         || vector.bypass_index
@@ -176,248 +212,85 @@ async fn plan<'a>(dataset: &Dataset, request: &'a QueryRequest) -> Result<Option
     let Some(covered) = index.fragment_bitmap.clone() else {
         return Ok(None);
     };
+    let filter = match &request.filter {
+        Some(sql) => match plan_filter(dataset, sql) {
+            Some(filter) => Some(filter),
+            None => return Ok(None),
+        },
+        None => None,
+    };
     let Some(output) = crate::cached_reads::output_columns(dataset, request) else {
         return Ok(None);
     };
     let mut needed = output.clone();
-    if !needed.contains(&column) {
-        needed.push(column.clone());
+    let filter_columns = filter.as_deref().map_or(&[][..], |f| f.columns.as_slice());
+    for name in std::iter::once(&column).chain(filter_columns) {
+        if !needed.contains(name) {
+            needed.push(name.clone());
+        }
     }
     // Only from memory already there: an indexed search reads a few rows, so decoding whole
-    // columns for it would cost far more than it saves.
+    // columns for it would cost far more than it saves. Row ids come from the manifest.
     if !column_cache::all_cached(dataset, &needed) {
         return Ok(None);
+    }
+    if !needed.iter().any(|n| n == ROW_ID) {
+        needed.push(ROW_ID.to_string());
     }
     Ok(Some(Plan {
         vector,
         column,
         index: (*index).clone(),
         covered,
+        filter,
         output,
         needed,
     }))
 }
 
-/// The index, as lance's plan opens it (lance keeps it open in its session's cache).
-async fn open_index(dataset: &Dataset, plan: &Plan<'_>) -> Option<Arc<dyn VectorIndex>> {
-    dataset
-        .open_vector_index(&plan.column, &plan.index.uuid, &NoOpMetricsCollector)
-        .await
-        .ok()
-}
-
-/// (distance, row id, current address) of the index's `k * refine_factor` nearest candidates
-/// in the `nprobes` nearest partitions, as lance's indexed plan finds them; `None` when the
-/// index cannot be searched this way.
-async fn index_candidates(
+/// The current address of each candidate row id: `None` for a row no longer in the table.
+async fn addresses_of(
     dataset: &Dataset,
-    plan: &Plan<'_>,
-    index: Arc<dyn VectorIndex>,
-    metric: DistanceType,
-) -> Result<Option<Vec<(f32, u64, Option<RowAddress>)>>> {
-    let vector = plan.vector;
-    let mut key: Arc<dyn Array> = Arc::new(Float32Array::from(vector.values.clone()));
-    if metric == DistanceType::Cosine {
-        // lance normalises a cosine query before it ranks partitions.
-        key = lance_linalg::kernels::normalize_arrow(key.as_ref())?.0;
-    }
-    let nprobes = vector.nprobes.unwrap_or(1);
-    let query = Query {
-        column: plan.column.clone(),
-        key,
-        k: vector.k,
-        lower_bound: None,
-        upper_bound: None,
-        minimum_nprobes: nprobes,
-        maximum_nprobes: Some(nprobes),
-        search_effort: 0.5,
-        ef: vector.ef,
-        refine_factor: vector.refine_factor,
-        metric_type: Some(metric),
-        use_index: true,
-        query_parallelism: 0,
-        dist_q_c: 0.0,
-        approx_mode: Default::default(),
-    };
-    let (partitions, centroid_distances) = index.find_partitions(&query)?;
-    let probes = nprobes.min(partitions.len());
-    let prefilter = prefilter_for(dataset, plan);
-    let batches = if index.supports_prepared_partition_search() {
-        // Each partition's search is prepared (its data found in lance's cache) here, then
-        // the searches, pure CPU work, run on rayon's threads side by side; lance's plan runs
-        // them one after the other on its CPU pool, a thread hop each.
-        let mut prepared = Vec::with_capacity(probes);
-        for i in 0..probes {
-            let mut query = query.clone();
-            query.dist_q_c = centroid_distances.value(i);
-            let partition = partitions.value(i) as usize;
-            prepared.push(
-                index
-                    .prepare_partition_search(
-                        partition,
-                        &query,
-                        prefilter.clone(),
-                        &NoOpMetricsCollector,
-                    )
-                    .await?,
-            );
-        }
-        prepared
-            .into_par_iter()
-            .map(|p| index.search_prepared_partition(p, &NoOpMetricsCollector))
-            .collect::<lance::Result<Vec<RecordBatch>>>()?
-    } else {
-        index
-            .search_partitions(
-                query,
-                Arc::new(partitions),
-                Arc::new(centroid_distances),
-                0,
-                probes,
-                prefilter,
-                None,
-                Arc::new(NoOpMetricsCollector),
-            )
-            .await?
-            .try_collect::<Vec<RecordBatch>>()
-            .await?
-    };
-    let mut candidates: Vec<(f32, u64)> = Vec::new();
-    for batch in &batches {
-        let (Some(distances), Some(row_ids)) = (
-            batch
-                .column_by_name("_distance")
-                .and_then(|c| c.as_any().downcast_ref::<Float32Array>()),
-            batch
-                .column_by_name(lance::dataset::ROW_ID)
-                .and_then(|c| c.as_any().downcast_ref::<UInt64Array>()),
-        ) else {
-            return Ok(None);
-        };
-        candidates.extend(
-            distances
-                .iter()
-                .zip(row_ids.iter())
-                .filter_map(|(d, id)| Some((d?, id?))),
-        );
-    }
-    // lance keeps the nearest `k * refine_factor`, ties by row id.
-    candidates.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    candidates.truncate(vector.k * vector.refine_factor.unwrap_or(1) as usize);
-    let addresses = match get_row_id_index(dataset).await? {
+    candidates: &[(f32, u64)],
+) -> Result<Vec<Option<RowAddress>>> {
+    Ok(match get_row_id_index(dataset).await? {
         Some(stable) => candidates
             .iter()
             .map(|(_, id)| stable.get(*id).ok().flatten())
-            .collect::<Vec<_>>(),
+            .collect(),
+        // Without stable row ids, a row id is the row's address.
         None => candidates
             .iter()
             .map(|(_, id)| Some(RowAddress::from(*id)))
             .collect(),
-    };
-    Ok(Some(
-        candidates
-            .into_iter()
-            .zip(addresses)
-            .map(|((d, id), address)| (d, id, address))
-            .collect(),
-    ))
+    })
 }
 
-/// What keeps deleted rows out of the candidates: nothing when no covered fragment has lost
-/// a row since the index was built (lance's own prefilter is then empty too), else lance's.
-fn prefilter_for(dataset: &Dataset, plan: &Plan<'_>) -> Arc<dyn PreFilter> {
-    let present: HashMap<u64, bool> = dataset
-        .fragments()
-        .iter()
-        .map(|f| (f.id, f.deletion_file.is_some()))
-        .collect();
-    let intact = plan
-        .covered
-        .iter()
-        .all(|f| present.get(&(f as u64)) == Some(&false));
-    if intact {
-        return Arc::new(NoFilter);
-    }
-    Arc::new(DatasetPreFilter::new(
-        Arc::new(dataset.clone()),
-        std::slice::from_ref(&plan.index),
-        None,
-    ))
-}
-
-/// Where each fragment's rows sit among the cached segments.
-struct Positions(HashMap<u32, Vec<(usize, usize, usize)>>);
-
-impl Positions {
-    fn of(cached: &CachedColumns) -> Positions {
-        let mut by_fragment: HashMap<u32, Vec<(usize, usize, usize)>> = HashMap::new();
-        for (s, segment) in cached.segments.iter().enumerate() {
-            by_fragment
-                .entry(segment.fragment as u32)
-                .or_default()
-                .push((segment.start, segment.rows, s));
-        }
-        Positions(by_fragment)
-    }
-
-    /// (segment, row) of the physical row at `address`.
-    fn find(&self, address: RowAddress) -> Option<(usize, usize)> {
-        let offset = address.row_offset() as usize;
-        self.0
-            .get(&address.fragment_id())?
-            .iter()
-            .find(|(start, rows, _)| (*start..start + rows).contains(&offset))
-            .map(|(start, _, s)| (*s, offset - start))
-    }
-}
-
-/// The row ids of the rows of `segments`, one list per segment.
-async fn row_ids_of(
-    dataset: &Dataset,
+/// The row ids (column `row_ids` of `cached`) of the rows `rows` marks in `segments`.
+fn ids_of_rows(
     cached: &CachedColumns,
+    row_ids: usize,
     segments: &[usize],
-) -> Result<Vec<Vec<u64>>> {
-    let stable = dataset.manifest().uses_stable_row_ids();
-    let mut out = Vec::with_capacity(segments.len());
+    rows: &[BooleanBuffer],
+) -> Result<RowAddrTreeMap> {
+    let mut ids = RowAddrTreeMap::new();
     for s in segments {
-        let segment = &cached.segments[*s];
-        let ids: Vec<u64> = if stable {
-            let fragment = dataset
-                .fragments()
-                .iter()
-                .find(|f| f.id == segment.fragment)
-                .cloned();
-            match fragment {
-                Some(fragment) => {
-                    let sequence =
-                        lance::dataset::rowids::load_row_id_sequence(dataset, &fragment).await?;
-                    sequence
-                        .iter()
-                        .skip(segment.start)
-                        .take(segment.rows)
-                        .collect()
-                }
-                None => Vec::new(),
-            }
-        } else {
-            (0..segment.rows)
-                .map(|r| {
-                    u64::from(RowAddress::new_from_parts(
-                        segment.fragment as u32,
-                        (segment.start + r) as u32,
-                    ))
-                })
-                .collect()
-        };
-        if ids.len() != segment.rows {
-            return Err(crate::error::Error::internal(format!(
-                "fragment {} has {} row ids for {} rows",
-                segment.fragment,
-                ids.len(),
-                segment.rows
-            )));
+        let values = row_id_values(cached, row_ids, *s)?;
+        for r in rows[*s].set_indices() {
+            ids.insert(values.value(r));
         }
-        out.push(ids);
     }
-    Ok(out)
+    Ok(ids)
+}
+
+fn row_id_at(cached: &CachedColumns, row_ids: usize, s: usize, r: usize) -> Result<u64> {
+    Ok(row_id_values(cached, row_ids, s)?.value(r))
+}
+
+fn row_id_values(cached: &CachedColumns, row_ids: usize, s: usize) -> Result<&UInt64Array> {
+    cached.segments[s].columns[row_ids]
+        .values
+        .as_any()
+        .downcast_ref::<UInt64Array>()
+        .ok_or_else(|| Error::internal("cached row ids are not UInt64"))
 }

@@ -18,6 +18,7 @@ mod error;
 mod exact_knn;
 mod history;
 mod hybrid;
+mod index_probe;
 mod indexed_knn;
 mod indexes;
 mod input;

@@ -9,6 +9,7 @@ use std::ops::Not;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions};
+use arrow_buffer::BooleanBuffer;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::pruning::PruningStatistics;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
@@ -163,6 +164,19 @@ pub(crate) fn evaluate(
             BooleanArray::new(&values & live, nulls)
         }
         None => value,
+    })
+}
+
+/// Which rows of segment `f` match `filter` (live ones only; a null result does not match).
+pub(crate) fn live_matches(
+    filter: &MemoryFilter,
+    cached: &CachedColumns,
+    f: usize,
+) -> Result<BooleanBuffer> {
+    let mask = evaluate(filter, cached, f)?;
+    Ok(match mask.nulls() {
+        Some(valid) => mask.values() & valid.inner(),
+        None => mask.values().clone(),
     })
 }
 
