@@ -102,6 +102,39 @@ describe("vector indexes", () => {
   });
 });
 
+describe("indexed search from memory", () => {
+  it("answers, once the columns are in memory, what lance answered before", async () => {
+    const t = await table();
+    await t.createIndex("vector", { config: Index.ivfPq({ numPartitions: 8, numSubVectors: 4 }) });
+    const searches = [0, 1, 2].flatMap((i) => {
+      const v = fakeEmbedding(`q${i}`, DIM);
+      return [
+        () => t.vectorSearch(v).nprobes(3).limit(10),
+        () => t.vectorSearch(v).nprobes(3).refineFactor(4).withRowId().limit(10),
+        () => t.vectorSearch(v).where("category = 'cat1'").nprobes(3).refineFactor(2).limit(10),
+      ];
+    });
+    // Vectors come back as apache-arrow vectors: compare their values.
+    const plain = async (q: { toArray(): Promise<Record<string, unknown>[]> }) =>
+      (await q.toArray()).map((r) => ({ ...r, vector: Array.from(r.vector as Iterable<number>) }));
+    // Columns not in memory yet: lance's own plan answers.
+    const before = [];
+    for (const search of searches) {
+      expect(await search().explainPlan()).not.toMatch(/^PalimpsestIndexedSearch/);
+      before.push(await plain(search()));
+    }
+    // A second whole read keeps the columns in memory.
+    await t.toArrow();
+    await t.toArrow();
+    for (const [i, search] of searches.entries()) {
+      expect(await search().explainPlan()).toMatch(/^PalimpsestIndexedSearch/);
+      const after = await plain(search());
+      expect(after, `search ${i}`).toEqual(before[i]);
+      expect(after.length, `search ${i}`).toBeGreaterThan(0);
+    }
+  });
+});
+
 describe("scalar indexes", () => {
   it("serve filters, visibly in the plan", async () => {
     const t = await table();
