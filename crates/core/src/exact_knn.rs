@@ -160,9 +160,23 @@ pub(crate) struct VectorPart<'a> {
     valid: Option<&'a NullBuffer>,
     live: Option<&'a BooleanBuffer>,
     codes: Option<(&'a VectorCodes, usize)>,
+    /// The rows' ids, when ties go to the smaller row id (as in lance's plans) rather than
+    /// to the earlier position.
+    row_ids: Option<&'a [u64]>,
 }
 
 impl<'a> VectorPart<'a> {
+    /// Breaks ties between equally distant rows by these ids (one per row).
+    pub(crate) fn with_row_ids(mut self, row_ids: &'a [u64]) -> Self {
+        self.row_ids = Some(row_ids);
+        self
+    }
+
+    /// What orders equally distant rows of this part.
+    fn tie_key(&self, row: usize) -> u64 {
+        self.row_ids.map_or(row as u64, |ids| ids[row])
+    }
+
     fn of(
         array: &'a dyn Array,
         live: Option<&'a BooleanBuffer>,
@@ -185,11 +199,13 @@ impl<'a> VectorPart<'a> {
             valid: list.nulls().filter(|n| n.null_count() > 0),
             live,
             codes: codes.and_then(|c| Some((c, c.offset_of(list)?))),
+            row_ids: None,
         }
     }
 }
 
-/// (distance, segment, row) of the `k` nearest vectors, nearest first; ties by position.
+/// (distance, part, row) of the `k` nearest vectors, nearest first; ties by row id when
+/// every part has them, else by position.
 pub(crate) fn top_k(
     parts: &[VectorPart],
     query: &[f32],
@@ -215,18 +231,25 @@ pub(crate) fn top_k(
                 .and_then(|(codes, _)| codes.probe(query))
         })
         .collect();
-    let mut all: Vec<(f32, usize, usize)> = work
+    let by_id = !parts.is_empty() && parts.iter().all(|p| p.row_ids.is_some());
+    let mut all: Vec<(f32, u64, usize, usize)> = work
         .par_iter()
         .flat_map_iter(|(f, start, end)| {
             let part = &parts[*f];
             nearest_in(part, *start, *end, query, k, metric, probes[*f].as_ref())
                 .into_iter()
-                .map(move |(d, r)| (d, *f, r))
+                .map(move |(d, key, r)| (d, key, *f, r))
         })
         .collect();
-    all.sort_by(|a, b| a.0.total_cmp(&b.0).then((a.1, a.2).cmp(&(b.1, b.2))));
+    all.sort_by(|a, b| {
+        let tie = match by_id {
+            true => a.1.cmp(&b.1),
+            false => (a.2, a.3).cmp(&(b.2, b.3)),
+        };
+        a.0.total_cmp(&b.0).then(tie)
+    });
     all.truncate(k);
-    all
+    all.into_iter().map(|(d, _, f, r)| (d, f, r)).collect()
 }
 
 /// The distance between `query` and the vector at `row` of `part`, computed as the full
@@ -255,9 +278,9 @@ pub(crate) fn distance_to(
     (!d[0].is_nan()).then_some(d[0])
 }
 
-/// Max-heap entry ordered by distance, then position.
+/// Max-heap entry ordered by distance, then tie key; with the row.
 #[derive(PartialEq)]
-struct Candidate(f32, usize);
+struct Candidate(f32, u64, usize);
 
 impl Eq for Candidate {}
 
@@ -273,7 +296,7 @@ impl Ord for Candidate {
     }
 }
 
-/// (distance, row) of the `k` nearest rows in `start..end` of `part`. With a `probe` (L2
+/// (distance, tie key, row) of the `k` nearest rows in `start..end` of `part`. With a `probe` (L2
 /// over coded vectors), a row's exact distance is computed only when its lower bound from
 /// the codes can still beat the k-th nearest kept so far.
 fn nearest_in(
@@ -284,7 +307,7 @@ fn nearest_in(
     k: usize,
     metric: DistanceType,
     probe: Option<&Probe>,
-) -> Vec<(f32, usize)> {
+) -> Vec<(f32, u64, usize)> {
     const BLOCK: usize = 4096;
     if k == 0 {
         return Vec::new();
@@ -326,7 +349,7 @@ fn nearest_in(
             keep(&mut heap, k, part, *d, row);
         }
     }
-    heap.into_iter().map(|c| (c.0, c.1)).collect()
+    heap.into_iter().map(|c| (c.0, c.1, c.2)).collect()
 }
 
 /// Puts the row in the heap of the k nearest if it has a distance, is live, and is nearer
@@ -339,7 +362,7 @@ fn keep(heap: &mut BinaryHeap<Candidate>, k: usize, part: &VectorPart, d: f32, r
     {
         return;
     }
-    let candidate = Candidate(d, row);
+    let candidate = Candidate(d, part.tie_key(row), row);
     if heap.len() < k {
         heap.push(candidate);
     } else if heap.peek().is_some_and(|worst| candidate < *worst) {

@@ -3,7 +3,6 @@
 //! searches run differently: side by side on rayon's threads, where lance's plan runs them in
 //! turn on its CPU pool with a thread hop each.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_array::{Array, Float32Array, RecordBatch, UInt64Array};
@@ -74,7 +73,13 @@ pub(crate) async fn candidates(
     let (partitions, centroid_distances) = index.find_partitions(&query)?;
     let probes = nprobes.min(partitions.len());
     let prefilter = prefilter_for(probe, allowed);
-    let batches = if index.supports_prepared_partition_search() {
+    // An index that keeps one top-k heap over all partitions (IVF_FLAT, IVF_PQ: lance asks
+    // them for one search at a time) is searched as lance's plan does, through that heap:
+    // which of equally distant rows it keeps depends on the order it meets them. The others
+    // (HNSW) return each partition's nearest, which lance's plan merges by distance and row
+    // id as below; their searches run side by side.
+    let one_heap = index.auto_query_parallelism(2) <= 1;
+    let batches = if !one_heap && index.supports_prepared_partition_search() {
         // Each partition's search is prepared here (its data is in lance's cache), then the
         // searches, pure CPU work, run side by side.
         let mut prepared = Vec::with_capacity(probes);
@@ -139,22 +144,20 @@ pub(crate) async fn candidates(
 }
 
 /// What keeps rows out of the candidates. A filter's matches are exactly the rows allowed.
-/// Without a filter: nothing when no covered fragment has lost a row since the index was
-/// built (lance's own prefilter is then empty too), else lance's deletion prefilter.
+/// Without a filter: nothing when the index covers exactly the table's fragments and none of
+/// them has lost a row since (lance's own prefilter then blocks nothing either), else lance's
+/// prefilter, which also blocks what the index holds of fragments it no longer covers.
 fn prefilter_for(probe: &Probe<'_>, allowed: Allowed) -> Arc<dyn PreFilter> {
     if let Allowed::Only(rows) = allowed {
         return Arc::new(MatchingRows(Arc::new(RowAddrMask::from_allowed(rows))));
     }
     let dataset = probe.dataset;
-    let has_deletions: HashMap<u64, bool> = dataset
-        .fragments()
-        .iter()
-        .map(|f| (f.id, f.deletion_file.is_some()))
-        .collect();
     let intact = probe.index.fragment_bitmap.as_ref().is_some_and(|covered| {
-        covered
-            .iter()
-            .all(|f| has_deletions.get(&(f as u64)) == Some(&false))
+        let fragments = dataset.fragments();
+        covered.len() == fragments.len() as u64
+            && fragments
+                .iter()
+                .all(|f| f.deletion_file.is_none() && covered.contains(f.id as u32))
     });
     if intact {
         return Arc::new(NoFilter);

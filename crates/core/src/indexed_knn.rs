@@ -9,6 +9,7 @@
 //! no offset or distance range, a filter applied first (the default), one index segment, no
 //! data overlays. Everything else goes through lance.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arrow_array::{Array, RecordBatch, UInt64Array};
@@ -132,8 +133,14 @@ pub(crate) async fn search(
         found.push((distance, row_id, (s, r)));
     }
     if !uncovered.is_empty() {
-        let uncovered_parts =
-            vector_parts(&cached, at, &uncovered, metric, true, matching.as_deref());
+        // Ties go to the smaller row id, as in lance's plan.
+        let mut uncovered_parts = Vec::with_capacity(uncovered.len());
+        for (part, s) in vector_parts(&cached, at, &uncovered, metric, true, matching.as_deref())
+            .into_iter()
+            .zip(&uncovered)
+        {
+            uncovered_parts.push(part.with_row_ids(row_id_values(&cached, row_ids, *s)?.values()));
+        }
         for (d, p, r) in top_k(&uncovered_parts, query, plan.vector.k, metric) {
             let s = uncovered[p];
             found.push((d, row_id_at(&cached, row_ids, s, r)?, (s, r)));
@@ -142,9 +149,19 @@ pub(crate) async fn search(
     // lance's final order: distance, then row id.
     found.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     found.truncate(plan.vector.k);
+    ANSWERED.fetch_add(1, Ordering::Relaxed);
     let hits: Vec<(usize, usize)> = found.iter().map(|(_, _, hit)| *hit).collect();
     let distances: Vec<f32> = found.iter().map(|(d, _, _)| *d).collect();
     rows_with_distances(&cached, &plan.output, &hits, distances).map(Some)
+}
+
+/// Indexed searches answered from memory so far in this process.
+static ANSWERED: AtomicU64 = AtomicU64::new(0);
+
+/// How many indexed vector searches this process answered from memory (for monitoring, and
+/// for tests that must know which path answered).
+pub fn indexed_searches_from_memory() -> u64 {
+    ANSWERED.load(Ordering::Relaxed)
 }
 
 /// Whether `search` answers `request` from memory (the name of the index it searches).
@@ -189,6 +206,7 @@ async fn plan<'a>(dataset: &Dataset, request: &'a QueryRequest) -> Result<Option
         || (request.filter.is_some() && vector.postfilter)
         || request.full_text.is_some()
         || request.offset.is_some()
+        || request.limit.is_some_and(|l| l as usize != vector.k)
         || vector.bypass_index
         || vector.distance_range.is_some()
         || vector.refine_factor == Some(0)
@@ -212,6 +230,14 @@ async fn plan<'a>(dataset: &Dataset, request: &'a QueryRequest) -> Result<Option
     let Some(covered) = index.fragment_bitmap.clone() else {
         return Ok(None);
     };
+    // An index that covers none of the table's fragments any more is not used by lance.
+    if !dataset
+        .fragments()
+        .iter()
+        .any(|f| covered.contains(f.id as u32))
+    {
+        return Ok(None);
+    }
     let filter = match &request.filter {
         Some(sql) => match plan_filter(dataset, sql) {
             Some(filter) => Some(filter),

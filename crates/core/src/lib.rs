@@ -53,6 +53,7 @@ pub use connection::{Connection, CreateMode, DEFAULT_CONFLICT_RETRIES};
 pub use diff::{DiffStrategy, TableDiff};
 pub use error::{first_line, Error, ErrorCode, Result};
 pub use history::VersionInfo;
+pub use indexed_knn::indexed_searches_from_memory;
 pub use indexes::{IndexInfo, IndexSpec, IndexStats};
 pub use input::{align_batches, Coverage};
 pub use maintenance::{OptimizeOptions, OptimizeReport};

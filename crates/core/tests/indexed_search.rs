@@ -6,10 +6,14 @@ mod common;
 
 use common::connection;
 use futures::TryStreamExt;
-use palimpsest_core::arrow_array::{Array, Float32Array, Int64Array, RecordBatch, UInt64Array};
+use std::sync::Arc;
+
+use palimpsest_core::arrow_array::{
+    Array, FixedSizeListArray, Float32Array, Int64Array, RecordBatch, UInt64Array,
+};
 use palimpsest_core::{
-    AddMode, CommitNote, CreateMode, DistanceType, IndexSpec, QueryRequest, TableHandle,
-    VectorRequest,
+    indexed_searches_from_memory, AddMode, CommitNote, CreateMode, DistanceType, IndexSpec,
+    MergeInsertSpec, QueryRequest, TableHandle, VectorRequest,
 };
 
 use common::{clustered_rows as rows, CLUSTERED_DIM as DIM};
@@ -109,6 +113,31 @@ fn distances(batches: &[RecordBatch]) -> Vec<f32> {
         .collect()
 }
 
+/// Row `row`'s vector in `rows(0, ..)`, exactly.
+fn stored_vector(row: usize) -> Vec<f32> {
+    let batch = rows(0, 600);
+    let list = batch
+        .column_by_name("vector")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<FixedSizeListArray>()
+        .unwrap()
+        .value(row);
+    list.as_any()
+        .downcast_ref::<Float32Array>()
+        .unwrap()
+        .values()
+        .to_vec()
+}
+
+/// `batch` with other ids: its vectors become exact copies under new rows.
+fn with_ids(batch: RecordBatch, ids: Vec<i64>) -> RecordBatch {
+    let at = batch.schema().index_of("id").unwrap();
+    let mut columns = batch.columns().to_vec();
+    columns[at] = Arc::new(Int64Array::from(ids));
+    RecordBatch::try_new(batch.schema(), columns).unwrap()
+}
+
 /// Fills the cache the way exact searches do (every column, and `_rowid`).
 async fn warm(table: &TableHandle) {
     for with_row_id in [false, true] {
@@ -132,14 +161,29 @@ const FILTERS: [Option<&str>; 4] = [
 async fn assert_same_as_lance(table: &TableHandle, dir: &tempfile::TempDir, what: &str) {
     warm(table).await;
     let mut found = 0;
-    for seed in [3u64, 10, 21] {
+    // Three queries between stored vectors, and two equal to stored vectors that have exact
+    // copies (ties at every distance, across covered and uncovered fragments). Row 511's
+    // copies end up in three fragments the index does not cover: with k = 2 the tie at
+    // distance 0 goes to the smaller row ids, wherever the rows sit.
+    let queries: Vec<(String, Vec<f32>, usize)> = [3u64, 10, 21]
+        .iter()
+        .map(|seed| (format!("seed {seed}"), query_vector(*seed), 10))
+        .chain(
+            [(5usize, 10), (511, 2)]
+                .map(|(row, k)| (format!("row {row}'s vector, k {k}"), stored_vector(row), k)),
+        )
+        .collect();
+    let before = indexed_searches_from_memory();
+    let mut asked = 0;
+    for (name, values, k) in &queries {
         for filter in FILTERS {
             for refine in [None, Some(4)] {
                 for with_row_id in [false, true] {
-                    let mut request = search(query_vector(seed), refine, with_row_id);
+                    let mut request = search(values.clone(), refine, with_row_id);
+                    request.vector.as_mut().unwrap().k = *k;
                     request.filter = filter.map(str::to_string);
                     let case = format!(
-                        "{what}, seed {seed}, filter {filter:?}, refine {refine:?}, rowid {with_row_id}"
+                        "{what}, {name}, filter {filter:?}, refine {refine:?}, rowid {with_row_id}"
                     );
                     let plan = table.explain_plan(&request, false).await.unwrap();
                     assert!(
@@ -147,6 +191,7 @@ async fn assert_same_as_lance(table: &TableHandle, dir: &tempfile::TempDir, what
                         "{case}: not answered from memory:\n{plan}"
                     );
                     let fast = table.query(&request).await.unwrap();
+                    asked += 1;
                     let lance = lance_answer(dir, &request).await;
                     assert_eq!(ids(&fast), ids(&lance), "{case}");
                     assert_eq!(distances(&fast), distances(&lance), "{case}");
@@ -177,10 +222,12 @@ async fn assert_same_as_lance(table: &TableHandle, dir: &tempfile::TempDir, what
             }
         }
     }
+    // Every search was answered from memory, not by lance behind the plan's back.
+    assert_eq!(indexed_searches_from_memory() - before, asked, "{what}");
     // Most searches find rows: a comparison of empty answers shows little.
     assert!(
-        found >= 36,
-        "{what}: only {found} of 48 searches found rows"
+        found >= 60,
+        "{what}: only {found} of {asked} searches found rows"
     );
 }
 
@@ -213,8 +260,16 @@ async fn indexed_search_from_memory_matches_lance_through_writes() {
         for spec in specs(distance_type) {
             let dir = tempfile::tempdir().unwrap();
             let conn = connection(&dir);
+            // Rows 0..100 have copies (ids 3000..3100) the index covers too.
+            let copies = with_ids(rows(0, 100), (3000..3100).collect());
             let table = conn
-                .create_table("t", vec![rows(0, 3000)], None, CreateMode::Create, &note)
+                .create_table(
+                    "t",
+                    vec![rows(0, 3000), copies],
+                    None,
+                    CreateMode::Create,
+                    &note,
+                )
                 .await
                 .unwrap();
             table
@@ -225,8 +280,10 @@ async fn indexed_search_from_memory_matches_lance_through_writes() {
             assert_same_as_lance(&table, &dir, &format!("{what}, as built")).await;
 
             // Rows the index does not cover are searched exactly beside it.
+            // ... among them copies of covered rows 500..550.
+            let copies = with_ids(rows(0, 550).slice(500, 50), (3500..3550).collect());
             table
-                .add(vec![rows(3000, 500)], AddMode::Append, &note)
+                .add(vec![rows(3100, 400), copies], AddMode::Append, &note)
                 .await
                 .unwrap();
             assert_same_as_lance(&table, &dir, &format!("{what}, after an append")).await;
@@ -245,6 +302,28 @@ async fn indexed_search_from_memory_matches_lance_through_writes() {
                 .await
                 .unwrap();
             assert_same_as_lance(&table, &dir, &format!("{what}, after an update")).await;
+
+            // Rows that take new vectors (copies of rows 500..550) move out of the covered
+            // fragments under their old, small row ids: the index still holds their old
+            // vectors, and they tie with rows of larger ids placed before them.
+            let moved: Vec<i64> = (10..200).filter(|id| id % 3 != 0).take(50).collect();
+            let spec_merge = MergeInsertSpec {
+                on: vec!["id".into()],
+                when_matched_update_all: true,
+                when_matched_update_all_where: None,
+                when_not_matched_insert_all: false,
+                when_not_matched_by_source_delete: false,
+                when_not_matched_by_source_delete_where: None,
+            };
+            table
+                .merge_insert(
+                    &spec_merge,
+                    vec![with_ids(rows(0, 550).slice(500, 50), moved)],
+                    &note,
+                )
+                .await
+                .unwrap();
+            assert_same_as_lance(&table, &dir, &format!("{what}, after a merge")).await;
         }
     }
 }
