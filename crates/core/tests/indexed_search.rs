@@ -8,9 +8,7 @@ use common::connection;
 use futures::TryStreamExt;
 use std::sync::Arc;
 
-use palimpsest_core::arrow_array::{
-    Array, FixedSizeListArray, Float32Array, Int64Array, RecordBatch, UInt64Array,
-};
+use palimpsest_core::arrow_array::{Array, Float32Array, Int64Array, RecordBatch, UInt64Array};
 use palimpsest_core::{
     indexed_searches_from_memory, AddMode, CommitNote, CreateMode, DistanceType, IndexSpec,
     MergeInsertSpec, QueryRequest, TableHandle, VectorRequest,
@@ -115,19 +113,7 @@ fn distances(batches: &[RecordBatch]) -> Vec<f32> {
 
 /// Row `row`'s vector in `rows(0, ..)`, exactly.
 fn stored_vector(row: usize) -> Vec<f32> {
-    let batch = rows(0, 600);
-    let list = batch
-        .column_by_name("vector")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<FixedSizeListArray>()
-        .unwrap()
-        .value(row);
-    list.as_any()
-        .downcast_ref::<Float32Array>()
-        .unwrap()
-        .values()
-        .to_vec()
+    common::vector_at(&rows(0, 600), row)
 }
 
 /// `batch` with other ids: its vectors become exact copies under new rows.

@@ -5,9 +5,7 @@ mod common;
 use std::collections::HashSet;
 
 use common::connection;
-use palimpsest_core::arrow_array::{
-    Array, FixedSizeListArray, Float32Array, Int64Array, RecordBatch, UInt64Array,
-};
+use palimpsest_core::arrow_array::{Array, Float32Array, Int64Array, RecordBatch, UInt64Array};
 use palimpsest_core::{
     AddMode, CommitNote, CreateMode, FullTextRequest, IndexSpec, QueryRequest, TableHandle,
     VectorRequest,
@@ -33,15 +31,10 @@ fn query_vector(seed: i64) -> Vec<f32> {
 
 /// Row `i`'s vector, nudged so it is not an exact copy.
 fn vector_of(batch: &RecordBatch, i: usize) -> Vec<f32> {
-    let list = batch
-        .column_by_name("vector")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<FixedSizeListArray>()
-        .unwrap()
-        .value(i);
-    let values = list.as_any().downcast_ref::<Float32Array>().unwrap();
-    values.values().iter().map(|v| v + 0.01).collect()
+    common::vector_at(batch, i)
+        .iter()
+        .map(|v| v + 0.01)
+        .collect()
 }
 
 async fn ids(table: &TableHandle, request: &QueryRequest) -> Vec<i64> {

@@ -249,3 +249,19 @@ pub fn clustered_rows(start: i64, n: i64) -> RecordBatch {
     ])
     .unwrap()
 }
+
+/// Row `i`'s vector in `batch` (its `vector` column of float32 lists), exactly.
+pub fn vector_at(batch: &RecordBatch, i: usize) -> Vec<f32> {
+    let list = batch
+        .column_by_name("vector")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<FixedSizeListArray>()
+        .unwrap()
+        .value(i);
+    list.as_any()
+        .downcast_ref::<Float32Array>()
+        .unwrap()
+        .values()
+        .to_vec()
+}
