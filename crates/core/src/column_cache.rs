@@ -216,7 +216,7 @@ struct Cache {
     seen: std::collections::HashSet<Key>,
     clock: u64,
     bytes: usize,
-    /// Reads that decoded columns from the data files.
+    /// Reads that started decoding columns from the data files.
     fills: u64,
 }
 
@@ -227,7 +227,7 @@ pub struct ColumnCacheStats {
     pub bytes: usize,
     /// Columns of fragments held.
     pub columns: usize,
-    /// Reads so far that decoded columns from data files into the cache.
+    /// Reads so far that started decoding columns from data files into the cache.
     pub fills: u64,
 }
 

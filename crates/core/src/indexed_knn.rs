@@ -105,7 +105,11 @@ pub(crate) async fn search(
         .collect();
     let exact = plan.vector.refine_factor.is_some() || !uncovered.is_empty();
     let query = &plan.vector.values;
-    let parts = vector_parts(&cached, at, &segments, metric, false, None);
+    // The vectors whose exact distances are needed: the candidates', when they are.
+    let parts = match exact {
+        true => vector_parts(&cached, at, &segments, metric, false, None),
+        false => Vec::new(),
+    };
     let addresses = addresses_of(dataset, &candidates).await?;
     let mut found: Vec<(f32, u64, (usize, usize))> = Vec::with_capacity(candidates.len());
     for ((distance, row_id), address) in candidates.into_iter().zip(addresses) {
@@ -134,16 +138,18 @@ pub(crate) async fn search(
     }
     if !uncovered.is_empty() {
         // Ties go to the smaller row id, as in lance's plan.
-        let mut uncovered_parts = Vec::with_capacity(uncovered.len());
-        for (part, s) in vector_parts(&cached, at, &uncovered, metric, true, matching.as_deref())
-            .into_iter()
-            .zip(&uncovered)
-        {
-            uncovered_parts.push(part.with_row_ids(row_id_values(&cached, row_ids, *s)?.values()));
-        }
+        let ids: Vec<&[u64]> = uncovered
+            .iter()
+            .map(|s| Ok(row_id_values(&cached, row_ids, *s)?.values().as_ref()))
+            .collect::<Result<_>>()?;
+        let uncovered_parts: Vec<_> =
+            vector_parts(&cached, at, &uncovered, metric, true, matching.as_deref())
+                .into_iter()
+                .zip(&ids)
+                .map(|(part, ids)| part.with_row_ids(ids))
+                .collect();
         for (d, p, r) in top_k(&uncovered_parts, query, plan.vector.k, metric) {
-            let s = uncovered[p];
-            found.push((d, row_id_at(&cached, row_ids, s, r)?, (s, r)));
+            found.push((d, ids[p][r], (uncovered[p], r)));
         }
     }
     // lance's final order: distance, then row id.
@@ -307,10 +313,6 @@ fn ids_of_rows(
         }
     }
     Ok(ids)
-}
-
-fn row_id_at(cached: &CachedColumns, row_ids: usize, s: usize, r: usize) -> Result<u64> {
-    Ok(row_id_values(cached, row_ids, s)?.value(r))
 }
 
 fn row_id_values(cached: &CachedColumns, row_ids: usize, s: usize) -> Result<&UInt64Array> {

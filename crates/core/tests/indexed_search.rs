@@ -296,10 +296,7 @@ async fn indexed_search_from_memory_matches_lance_through_writes() {
             let spec_merge = MergeInsertSpec {
                 on: vec!["id".into()],
                 when_matched_update_all: true,
-                when_matched_update_all_where: None,
-                when_not_matched_insert_all: false,
-                when_not_matched_by_source_delete: false,
-                when_not_matched_by_source_delete_where: None,
+                ..Default::default()
             };
             table
                 .merge_insert(
