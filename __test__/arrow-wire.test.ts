@@ -651,6 +651,28 @@ describe("wire layout", () => {
       ).toEqual([4, 5]);
     });
 
+    it("refuse one result's batches of different schemas (a native-side bug)", () => {
+      const other: WireBatch = {
+        schema: JSON.stringify({
+          fields: [
+            { name: "y", nullable: true, type: { type: "int", bitWidth: 32, signed: true } },
+          ],
+        }),
+        numRows: 1,
+        nodes: [1, 0, 0],
+        buffers: [null, new Uint8Array(Int32Array.of(9).buffer)],
+      };
+      for (const direct of [undefined, false]) {
+        useDirectBatches(direct);
+        try {
+          expect(() => decodeTable([wire([1]), other])).toThrow(InternalError);
+          expect(() => decodeTable([wire([1]), other])).toThrow(/do not share one schema/);
+        } finally {
+          useDirectBatches(undefined);
+        }
+      }
+    });
+
     it("decode the same through apache-arrow's RecordBatch constructor", () => {
       const direct = decodeTable([wire([3]), wire([4, 5])]);
       useDirectBatches(false);
@@ -658,6 +680,8 @@ describe("wire layout", () => {
         const built = decodeTable([wire([3]), wire([4, 5])]);
         expect(xs(built)).toEqual(xs(direct));
         expect(built.batches.map((b) => b.numRows)).toEqual([1, 2]);
+        expect(direct.numRows).toBe(built.numRows);
+        expect(direct.get(2)?.s.x).toBe(5);
         expect(schemaToJson(built.schema)).toEqual(schemaToJson(direct.schema));
         expect(arrow.tableToIPC(built)).toEqual(arrow.tableToIPC(direct));
       } finally {

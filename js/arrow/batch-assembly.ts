@@ -1,6 +1,6 @@
 /**
  * The apache-arrow objects around decoded columns: schema texts parsed once, and record
- * batches made without re-deriving what the native side already guarantees.
+ * batches and tables made without re-deriving what the native side already guarantees.
  *
  * Parsing a result's JSON schema and wrapping its columns in a `RecordBatch` cost about
  * 0.1 ms per batch right after a garbage collection (cold caches), as much as a small read
@@ -101,6 +101,33 @@ function directBatch(schema: arrow.Schema, data: arrow.Data<arrow.Struct>): arro
   return batch as unknown as arrow.RecordBatch;
 }
 
+/**
+ * A table of `batches`, which all share `schema` (one result's batches do). apache-arrow's
+ * constructor compares every batch's schema with the table's field by field; batches that
+ * share the schema object need no comparison, so the table is made directly when
+ * {@link directBatches} allows it, and by the constructor (which checks) otherwise.
+ */
+export function assembleTable(schema: arrow.Schema, batches: arrow.RecordBatch[]): arrow.Table {
+  if (!directBatches() || !batches.every((b) => b.schema === schema)) {
+    return new arrow.Table(schema, batches);
+  }
+  return directTable(schema, batches);
+}
+
+function directTable(schema: arrow.Schema, batches: arrow.RecordBatch[]): arrow.Table {
+  const offsets = new Uint32Array(batches.length + 1);
+  for (let i = 0; i < batches.length; i++) offsets[i + 1] = offsets[i]! + batches[i]!.numRows;
+  const table = Object.create(arrow.Table.prototype) as {
+    schema: unknown;
+    batches: unknown;
+    _offsets: unknown;
+  };
+  table.schema = schema;
+  table.batches = batches;
+  table._offsets = offsets;
+  return table as unknown as arrow.Table;
+}
+
 let directMatches: boolean | undefined;
 
 /** @internal Forces the direct path on or off (`undefined`: check again), for tests. */
@@ -109,9 +136,10 @@ export function useDirectBatches(value: boolean | undefined): void {
 }
 
 /**
- * Whether batches are made directly: a batch made so must behave as the constructor's,
- * whose own state must be exactly `schema` and `data` (apache-arrow 21 keeps more: then the
- * constructor is used). Any surprise while checking counts as "no".
+ * Whether batches and tables are made directly: each made so must behave as the
+ * constructor's, whose own state must be exactly `schema` and `data` for a batch and
+ * `schema`, `batches` and `_offsets` for a table (apache-arrow 21 keeps more in a batch: then
+ * the constructors are used). Any surprise while checking counts as "no".
  */
 export function directBatches(): boolean {
   if (directMatches !== undefined) return directMatches;
@@ -127,8 +155,16 @@ export function directBatches(): boolean {
     });
     const built = new arrow.RecordBatch(schema, data);
     const direct = directBatch(schema, data);
+    const table = directTable(schema, [direct, direct]);
     directMatches =
       Object.keys(built).sort().join(",") === "data,schema" &&
+      Object.keys(new arrow.Table(schema, [built]))
+        .sort()
+        .join(",") === "_offsets,batches,schema" &&
+      table instanceof arrow.Table &&
+      table.numRows === 4 &&
+      table.get(3)?.x === 8 &&
+      table.slice(1, 3).getChild("x")?.toArray().join(",") === "8,7" &&
       direct instanceof arrow.RecordBatch &&
       direct.numRows === built.numRows &&
       direct.numCols === built.numCols &&

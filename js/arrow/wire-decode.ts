@@ -8,7 +8,7 @@
  */
 import * as arrow from "apache-arrow";
 import { InternalError, InvalidArgumentError, SchemaMismatchError } from "../errors";
-import { assembleRecordBatch, ResultSchemas } from "./batch-assembly";
+import { assembleRecordBatch, assembleTable, ResultSchemas } from "./batch-assembly";
 import { type FieldJson, schemaFromJson, type TypeJson, type WireBatch } from "./schema-json";
 
 type ViewCtor =
@@ -195,7 +195,7 @@ export function decodeTable(batches: readonly WireBatch[], schemaJson?: string):
   const schemas = new ResultSchemas();
   const decoded = batches.map((wire) => decodeWith(wire, schemas));
   try {
-    return new arrow.Table(decoded[0]!.schema, decoded);
+    return assembleTable(decoded[0]!.schema, decoded);
   } catch (cause) {
     // apache-arrow refuses batches whose schemas differ; that is a native-side bug.
     throw new InternalError(`Wire batches do not share one schema: ${(cause as Error).message}`, {

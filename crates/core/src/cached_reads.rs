@@ -172,7 +172,7 @@ fn matching_rows(
     let projection: Vec<usize> = (0..width).collect();
     let read = match filter {
         Some(filter) => segments_to_read(filter, cached),
-        None => vec![true; cached.segments.len()],
+        None => vec![true; cached.segments.len()].into(),
     };
     // With no window to stop at, every segment's matches are needed: find them on rayon's
     // threads first (the filter is a tenth of a large scan's time).

@@ -14,6 +14,7 @@
 //! users copy them first (`array_copy::detach`).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use arrow_array::{
@@ -57,6 +58,9 @@ pub(crate) struct Chunk {
     /// Smallest and largest value of a numeric column (of the whole chunk, so also bounds
     /// any slice of it), for skipping chunks a range filter cannot match.
     pub bounds: Option<(ScalarValue, ScalarValue)>,
+    /// Integers without nulls in ascending order (so is any slice): a range filter then
+    /// finds its rows by binary search (`sorted_ranges`).
+    pub sorted: bool,
     /// For float32 vectors, their one-byte codes (exact search reads those first).
     pub codes: Option<Arc<LazyCodes>>,
 }
@@ -70,11 +74,13 @@ impl Chunk {
             .downcast_ref::<StringArray>()
             .and_then(dictionary_of);
         let bounds = bounds_of(values.as_ref());
+        let sorted = crate::sorted_ranges::ascending(values.as_ref());
         let codes = LazyCodes::of(&values);
         Chunk {
             values,
             keys,
             bounds,
+            sorted,
             codes,
         }
     }
@@ -87,6 +93,7 @@ impl Chunk {
                 .as_ref()
                 .map(|(k, d)| (k.slice(offset, len), d.clone())),
             bounds: self.bounds.clone(),
+            sorted: self.sorted,
             codes: self.codes.clone(),
         }
     }
@@ -218,6 +225,24 @@ struct Cache {
     bytes: usize,
     /// Reads that started decoding columns from the data files.
     fills: u64,
+    /// Column sets already cut into segments, by version and columns, with the cache keys
+    /// they are made of: a read from memory otherwise redoes that work (keys, deletion
+    /// masks, slices) on every call. They share the entries' buffers, so they are all
+    /// dropped whenever an entry is, and memory is only ever held by the entries.
+    assembled: HashMap<AssemblyKey, (Arc<CachedColumns>, Vec<Key>)>,
+}
+
+/// A table version (uri, version, commit time) and the columns read from it.
+type AssemblyKey = (String, u64, u128, Vec<String>);
+
+fn assembly_key(dataset: &Dataset, columns: &[String]) -> AssemblyKey {
+    let manifest = dataset.manifest();
+    (
+        dataset.uri().to_string(),
+        manifest.version,
+        manifest.timestamp_nanos,
+        columns.to_vec(),
+    )
 }
 
 /// What the column cache holds, for monitoring and tests.
@@ -248,6 +273,8 @@ const MAX_SEEN: usize = 100_000;
 const MAX_LIVE_MASKS: usize = 256;
 /// Most table versions whose fragment identities are remembered.
 const MAX_VERSIONS_KNOWN: usize = 256;
+/// Most assembled column sets remembered; past it they start over.
+const MAX_ASSEMBLED: usize = 64;
 
 pub(crate) fn budget_bytes() -> usize {
     static BUDGET: OnceLock<usize> = OnceLock::new();
@@ -270,6 +297,28 @@ fn cache() -> std::sync::MutexGuard<'static, Cache> {
 }
 
 impl Cache {
+    /// The columns assembled for `key` before, their entries marked as used.
+    fn assembled(&mut self, key: &AssemblyKey) -> Option<Arc<CachedColumns>> {
+        let (columns, keys) = self.assembled.get(key)?;
+        let (columns, keys) = (columns.clone(), keys.clone());
+        for key in &keys {
+            self.get(key);
+        }
+        Some(columns)
+    }
+
+    /// Remembers `columns`, made of the entries at `keys`, unless one of those is gone
+    /// already (then it would hold memory the budget no longer counts).
+    fn remember(&mut self, key: AssemblyKey, columns: Arc<CachedColumns>, keys: Vec<Key>) {
+        if !keys.iter().all(|k| self.entries.contains_key(k)) {
+            return;
+        }
+        if self.assembled.len() >= MAX_ASSEMBLED {
+            self.assembled.clear();
+        }
+        self.assembled.insert(key, (columns, keys));
+    }
+
     fn get(&mut self, key: &Key) -> Option<Arc<CachedColumn>> {
         self.clock += 1;
         let clock = self.clock;
@@ -299,6 +348,7 @@ impl Cache {
             };
             if let Some((gone, _)) = self.entries.remove(&oldest) {
                 self.bytes -= gone.bytes();
+                self.assembled.clear();
             }
         }
         if self.bytes + size <= budget {
@@ -306,6 +356,7 @@ impl Cache {
             self.bytes += size;
             if let Some((old, _)) = self.entries.insert(key, (column, self.clock)) {
                 self.bytes -= old.bytes();
+                self.assembled.clear();
             }
         }
     }
@@ -324,6 +375,9 @@ pub(crate) struct Segment {
 
 /// Whole columns of a version, as segments in scan order (empty ones left out).
 pub(crate) struct CachedColumns {
+    /// Unique in the process, so what is worked out from these segments (which of them a
+    /// filter reads) can be remembered by it.
+    pub id: u64,
     pub schema: SchemaRef,
     pub segments: Vec<Segment>,
 }
@@ -445,7 +499,10 @@ pub(crate) fn estimated_bytes(dataset: &Dataset, columns: &[String]) -> usize {
 
 /// Whether every requested column of every fragment is already decoded.
 pub(crate) fn all_cached(dataset: &Dataset, columns: &[String]) -> bool {
-    cached_share(dataset, columns) >= 1.0
+    let assembled = cache()
+        .assembled
+        .contains_key(&assembly_key(dataset, columns));
+    assembled || cached_share(dataset, columns) >= 1.0
 }
 
 /// The share of the table's rows whose fragments have every requested column decoded (0 when
@@ -507,10 +564,14 @@ pub(crate) async fn load(
     dataset: &Dataset,
     columns: &[String],
     keep: Keep,
-) -> Result<Option<CachedColumns>> {
+) -> Result<Option<Arc<CachedColumns>>> {
     let budget = budget_bytes();
     if budget == 0 || columns.is_empty() {
         return Ok(None);
+    }
+    let assembly = assembly_key(dataset, columns);
+    if let Some(assembled) = cache().assembled(&assembly) {
+        return Ok(Some(assembled));
     }
     let Some(fields) = columns
         .iter()
@@ -641,7 +702,15 @@ pub(crate) async fn load(
         let live = live_rows(dataset, fragment, &identity.whole).await?;
         segments_of(fragment.id, &columns, live.as_deref(), &mut segments);
     }
-    Ok(Some(CachedColumns { schema, segments }))
+    static ASSEMBLIES: AtomicU64 = AtomicU64::new(0);
+    let assembled = Arc::new(CachedColumns {
+        id: ASSEMBLIES.fetch_add(1, Ordering::Relaxed),
+        schema,
+        segments,
+    });
+    let used = keys.into_iter().flatten().collect();
+    cache().remember(assembly, assembled.clone(), used);
+    Ok(Some(assembled))
 }
 
 /// The lock a fill of the table at `uri` holds.
@@ -851,6 +920,73 @@ fn dictionary_of(strings: &StringArray) -> Option<(UInt16Array, StringArray)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn column(bytes: usize) -> Arc<CachedColumn> {
+        Arc::new(CachedColumn {
+            chunks: Vec::new(),
+            bytes,
+        })
+    }
+
+    fn key(field: i32) -> Key {
+        Key {
+            uri: "memory://t".to_string(),
+            fragment: "fragment 0".into(),
+            field,
+        }
+    }
+
+    fn assembly() -> Arc<CachedColumns> {
+        Arc::new(CachedColumns {
+            id: 0,
+            schema: Arc::new(Schema::empty()),
+            segments: Vec::new(),
+        })
+    }
+
+    fn columns_of(name: &str) -> AssemblyKey {
+        ("memory://t".to_string(), 1, 0, vec![name.to_string()])
+    }
+
+    #[test]
+    fn assembled_columns_go_with_any_entry_and_hold_nothing_after() {
+        let mut cache = Cache::default();
+        let half = budget_bytes() / 2;
+        cache.insert(key(1), column(half));
+        let a = assembly();
+        cache.remember(columns_of("a"), a.clone(), vec![key(1)]);
+        let hit = cache.assembled(&columns_of("a")).expect("remembered");
+        assert!(Arc::ptr_eq(&hit, &a));
+        drop(hit);
+        // A set made of an entry the cache no longer has is not remembered.
+        cache.remember(columns_of("b"), assembly(), vec![key(2)]);
+        assert!(cache.assembled(&columns_of("b")).is_none());
+        // Making room for another entry evicts key(1), and with it every assembled set.
+        cache.insert(key(2), column(half + 1));
+        assert!(!cache.entries.contains_key(&key(1)));
+        assert!(cache.assembled(&columns_of("a")).is_none());
+        let gone = Arc::downgrade(&a);
+        drop(a);
+        assert!(
+            gone.upgrade().is_none(),
+            "nothing else holds the evicted set"
+        );
+    }
+
+    #[test]
+    fn using_an_assembled_set_marks_its_entries_used() {
+        let mut cache = Cache::default();
+        let third = budget_bytes() / 3;
+        cache.insert(key(1), column(third));
+        cache.insert(key(2), column(third));
+        cache.remember(columns_of("a"), assembly(), vec![key(1)]);
+        // key(1) is the older entry, but the set made of it was used since.
+        cache.assembled(&columns_of("a")).expect("remembered");
+        // One byte more than the budget has left: one entry must go.
+        cache.insert(key(3), column(budget_bytes() - 2 * third + 1));
+        assert!(cache.entries.contains_key(&key(1)));
+        assert!(!cache.entries.contains_key(&key(2)));
+    }
 
     #[test]
     fn dictionaries_key_every_value_up_to_their_limit() {

@@ -37,6 +37,7 @@ mod row_updates;
 mod row_upserts;
 mod seen_versions;
 mod shared_memory;
+mod sorted_ranges;
 mod sql_text;
 mod table;
 mod tags;

@@ -2,14 +2,15 @@
 //! filter, DataFusion evaluates it segment by segment. Low-cardinality string columns carry a
 //! dictionary, so `category = 'x'`, `<>` and `IN (...)` compare integer keys instead of
 //! strings; numeric columns carry min/max per chunk, so range filters skip segments that
-//! cannot match.
+//! cannot match; a filter that only bounds one integer column finds its run of rows by
+//! binary search where the column ascends (`sorted_ranges`).
 
 use std::collections::HashMap;
 use std::ops::Not;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions};
-use arrow_buffer::BooleanBuffer;
+use arrow_buffer::{BooleanBuffer, BooleanBufferBuilder};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::pruning::PruningStatistics;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
@@ -23,6 +24,7 @@ use lance_datafusion::planner::Planner;
 
 use crate::column_cache::{self, CachedColumns};
 use crate::error::Result;
+use crate::sorted_ranges::{run_in, IntRange};
 
 /// Prefix of the per-segment key columns a rewritten filter compares.
 const KEYS_PREFIX: &str = "__palimpsest_keys_";
@@ -35,6 +37,13 @@ pub(crate) struct MemoryFilter {
     plain: OnceLock<(SchemaRef, Arc<dyn PhysicalExpr>)>,
     /// What segment bounds can rule out, made once (`None`: nothing).
     pruning: OnceLock<Option<Arc<PruningPredicate>>>,
+    /// The segments to read of the last column set it was judged against (by its id): a
+    /// filter is planned per version, whose columns are assembled once while they stay in
+    /// memory, so the answer repeats.
+    pruned: Mutex<Option<(u64, Arc<[bool]>)>>,
+    /// Bounds on one integer column, when that is all the filter is: chunks whose values
+    /// ascend find their matching run by binary search.
+    range: Option<IntRange>,
     /// The filter's string literals: on a dictionary column, what the rewritten filter
     /// compares depends only on the keys they have in that column's dictionary.
     literals: Vec<String>,
@@ -90,12 +99,15 @@ fn parse_filter(dataset: &Dataset, sql: &str) -> Option<MemoryFilter> {
         return None;
     }
     let literals = string_literals(&expr);
+    let range = IntRange::of(&expr);
     Some(MemoryFilter {
+        range,
         expr,
         columns,
         literals,
         plain: OnceLock::new(),
         pruning: OnceLock::new(),
+        pruned: Mutex::new(None),
         keyed: Mutex::new(HashMap::new()),
     })
 }
@@ -128,6 +140,37 @@ pub(crate) fn evaluate(
     f: usize,
 ) -> Result<BooleanArray> {
     let segment = &cached.segments[f];
+    let value = match sorted_run(filter, cached, f) {
+        Some((start, end)) => {
+            let mut bits = BooleanBufferBuilder::new(segment.rows);
+            bits.append_n(start, false);
+            bits.append_n(end - start, true);
+            bits.append_n(segment.rows - end, false);
+            BooleanArray::new(bits.finish(), None)
+        }
+        None => evaluate_rows(filter, cached, f)?,
+    };
+    // Deleted rows never match.
+    Ok(match &segment.live {
+        Some(live) => {
+            let (values, nulls) = value.into_parts();
+            BooleanArray::new(&values & live, nulls)
+        }
+        None => value,
+    })
+}
+
+/// The run of segment `f`'s rows a range filter matches, when its column ascends there.
+fn sorted_run(filter: &MemoryFilter, cached: &CachedColumns, f: usize) -> Option<(usize, usize)> {
+    let range = filter.range.as_ref()?;
+    let at = cached.schema.index_of(&range.column).ok()?;
+    let chunk = &cached.segments[f].columns[at];
+    chunk.sorted.then(|| run_in(chunk.values.as_ref(), range))?
+}
+
+/// The filter's value for every row of segment `f`, deleted ones included.
+fn evaluate_rows(filter: &MemoryFilter, cached: &CachedColumns, f: usize) -> Result<BooleanArray> {
+    let segment = &cached.segments[f];
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(filter.columns.len() * 2);
     let mut dictionaries = Vec::with_capacity(filter.columns.len());
     for name in &filter.columns {
@@ -152,19 +195,11 @@ pub(crate) fn evaluate(
     let options = RecordBatchOptions::new().with_row_count(Some(segment.rows));
     let batch = RecordBatch::try_new_with_options(schema, arrays, &options)?;
     let value = physical.evaluate(&batch)?.into_array(segment.rows)?;
-    let value = value
+    Ok(value
         .as_any()
         .downcast_ref::<BooleanArray>()
         .cloned()
-        .unwrap_or_else(|| BooleanArray::from(vec![false; segment.rows]));
-    // Deleted rows never match.
-    Ok(match &segment.live {
-        Some(live) => {
-            let (values, nulls) = value.into_parts();
-            BooleanArray::new(&values & live, nulls)
-        }
-        None => value,
-    })
+        .unwrap_or_else(|| BooleanArray::from(vec![false; segment.rows])))
 }
 
 /// Which rows of segment `f` match `filter` (live ones only; a null result does not match).
@@ -238,17 +273,26 @@ fn filter_schema(filter: &MemoryFilter, cached: &CachedColumns) -> Result<Schema
 
 /// Which segments may hold matching rows, judged from their numeric columns' bounds (a range
 /// filter on a sorted or clustered column then reads few segments).
-pub(crate) fn segments_to_read(filter: &MemoryFilter, cached: &CachedColumns) -> Vec<bool> {
+pub(crate) fn segments_to_read(filter: &MemoryFilter, cached: &CachedColumns) -> Arc<[bool]> {
+    let memo = || filter.pruned.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((id, read)) = memo().as_ref() {
+        if *id == cached.id {
+            return read.clone();
+        }
+    }
     let all = vec![true; cached.segments.len()];
     let pruning = filter.pruning.get_or_init(|| {
         let (schema, expr) = plain_plan(filter, cached).ok()?;
         let predicate = PruningPredicate::try_new(expr, schema).ok()?;
         (!predicate.always_true()).then(|| Arc::new(predicate))
     });
-    match pruning {
+    let read: Arc<[bool]> = match pruning {
         Some(predicate) => predicate.prune(&Bounds(cached)).unwrap_or(all),
         None => all,
     }
+    .into();
+    *memo() = Some((cached.id, read.clone()));
+    read
 }
 
 /// The segments' bounds as DataFusion's pruning reads them.
