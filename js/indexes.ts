@@ -10,7 +10,11 @@ import { checkInteger, checkOneOf, describe } from "./validate";
 
 /** Options shared by the IVF vector indexes. */
 export interface IvfOptions {
-  /** IVF partitions; default sqrt(rows). */
+  /**
+   * IVF partitions. Default, as in LanceDB: sqrt(rows) for IVF_FLAT and IVF_PQ; for
+   * IVF_HNSW_SQ one per 1.28 billion vector values (rows x dimension), at least 1, since each
+   * partition is an HNSW graph of its own.
+   */
   numPartitions?: number;
   /** Distance the index is built for: "l2" (default), "cosine" or "dot". */
   distanceType?: DistanceType;
@@ -30,7 +34,7 @@ export interface IvfPqOptions extends IvfOptions {
 export interface HnswSqOptions extends IvfOptions {
   /** Edges per HNSW node (default 20). */
   m?: number;
-  /** HNSW build breadth (default 150). */
+  /** HNSW build breadth (default 300, as in LanceDB). */
   efConstruction?: number;
 }
 

@@ -244,8 +244,19 @@ fn check_column_fits(column: &str, data_type: &DataType, spec: &IndexSpec) -> Re
     )))
 }
 
+/// LanceDB's default HNSW edges per node and build breadth.
+const HNSW_EDGES: usize = 20;
+const HNSW_EF_CONSTRUCTION: usize = 300;
+
+/// LanceDB's default partitions of an HNSW index: one per 1.28 billion vector values.
+fn hnsw_partitions(rows: usize, dim: usize) -> usize {
+    (rows.saturating_mul(dim) / (256 * 5_000_000)).max(1)
+}
+
 /// lance's index type and parameters for `spec`, with LanceDB's defaults: sqrt(rows)
-/// partitions, and dim/16 PQ sub-vectors (dim/8 when 16 does not divide it).
+/// partitions for IVF_FLAT and IVF_PQ, dim/16 PQ sub-vectors (dim/8 when 16 does not divide
+/// it); for IVF_HNSW_SQ one partition per 1.28 billion vector values (each partition is a
+/// graph of its own, so few and large ones), m 20 and efConstruction 300.
 fn lance_params(
     spec: &IndexSpec,
     data_type: &DataType,
@@ -299,18 +310,15 @@ fn lance_params(
             ef_construction,
             distance_type,
         } => {
-            let mut hnsw = HnswBuildParams::default();
-            if let Some(m) = m {
-                hnsw = hnsw.num_edges(*m);
-            }
-            if let Some(ef) = ef_construction {
-                hnsw = hnsw.ef_construction(*ef);
-            }
+            let hnsw = HnswBuildParams::default()
+                .num_edges(m.unwrap_or(HNSW_EDGES))
+                .ef_construction(ef_construction.unwrap_or(HNSW_EF_CONSTRUCTION));
+            let partitions = num_partitions.unwrap_or_else(|| hnsw_partitions(rows, dim));
             (
                 IndexType::IvfHnswSq,
                 Box::new(VectorIndexParams::with_ivf_hnsw_sq_params(
                     metric(*distance_type),
-                    IvfBuildParams::new(partitions(*num_partitions)),
+                    IvfBuildParams::new(partitions),
                     hnsw,
                     SQBuildParams::default(),
                 )),

@@ -55,6 +55,64 @@ fn knn(values: Vec<f32>, k: usize) -> VectorRequest {
     }
 }
 
+/// The first `key` anywhere in `value`, as a number.
+fn number_in(value: &serde_json::Value, key: &str) -> Option<u64> {
+    match value {
+        serde_json::Value::Object(map) => map
+            .get(key)
+            .and_then(serde_json::Value::as_u64)
+            .or_else(|| map.values().find_map(|v| number_in(v, key))),
+        serde_json::Value::Array(items) => items.iter().find_map(|v| number_in(v, key)),
+        _ => None,
+    }
+}
+
+/// Without options, vector indexes get LanceDB's partitions: sqrt(rows) asked for IVF_PQ (44
+/// here; k-means keeps fewer on this clustered data, but more than one), and for IVF_HNSW_SQ
+/// one per 1.28 billion vector values (here 1: each partition is a graph of its own).
+#[tokio::test]
+async fn vector_index_defaults_are_lancedbs() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = connection(&dir);
+    let table = table(&conn).await;
+    let note = CommitNote::default();
+    let specs = [
+        (
+            IndexSpec::IvfPq {
+                num_partitions: None,
+                num_sub_vectors: None,
+                num_bits: None,
+                max_iterations: None,
+                distance_type: None,
+            },
+            2..=44,
+        ),
+        (
+            IndexSpec::IvfHnswSq {
+                num_partitions: None,
+                m: None,
+                ef_construction: None,
+                distance_type: None,
+            },
+            1..=1,
+        ),
+    ];
+    for (spec, partitions) in specs {
+        table
+            .create_index("vector", &spec, None, true, &note)
+            .await
+            .unwrap();
+        let stats = table.index_stats("vector_idx").await.unwrap();
+        let details: serde_json::Value = serde_json::from_str(&stats.details).unwrap();
+        let made = number_in(&details, "num_partitions").expect("partitions in the stats");
+        assert!(
+            partitions.contains(&made),
+            "{}: {made} partitions, want {partitions:?}",
+            spec.type_name()
+        );
+    }
+}
+
 #[tokio::test]
 async fn vector_indexes_find_what_exact_search_finds() {
     let dir = tempfile::tempdir().unwrap();
