@@ -227,8 +227,9 @@ struct Cache {
     fills: u64,
     /// Column sets already cut into segments, by version and columns, with the cache keys
     /// they are made of: a read from memory otherwise redoes that work (keys, deletion
-    /// masks, slices) on every call. They share the entries' buffers, so they are all
-    /// dropped whenever an entry is, and memory is only ever held by the entries.
+    /// masks, slices) on every call. They share the entries' buffers and are all dropped
+    /// whenever an entry is, so beyond the entries they hold only slices and deletion masks
+    /// (a bit a row), for at most one version per table and columns.
     assembled: HashMap<AssemblyKey, (Arc<CachedColumns>, Vec<Key>)>,
 }
 
@@ -307,15 +308,30 @@ impl Cache {
         Some(columns)
     }
 
-    /// Remembers `columns`, made of the entries at `keys`, unless one of those is gone
-    /// already (then it would hold memory the budget no longer counts).
-    fn remember(&mut self, key: AssemblyKey, columns: Arc<CachedColumns>, keys: Vec<Key>) {
-        if !keys.iter().all(|k| self.entries.contains_key(k)) {
+    /// Remembers `columns`, made of `used` (each entry's key and the column it held),
+    /// unless one of those entries is gone or was replaced meanwhile (an eviction while the
+    /// set was cut): the set would then hold columns the budget no longer counts. Sets of
+    /// other versions of the same table and columns are dropped: reads follow the newest.
+    fn remember(
+        &mut self,
+        key: AssemblyKey,
+        columns: Arc<CachedColumns>,
+        used: Vec<(Key, Arc<CachedColumn>)>,
+    ) {
+        let current = used.iter().all(|(k, column)| {
+            self.entries
+                .get(k)
+                .is_some_and(|(held, _)| Arc::ptr_eq(held, column))
+        });
+        if !current {
             return;
         }
+        self.assembled
+            .retain(|(uri, _, _, names), _| !(uri == &key.0 && names == &key.3));
         if self.assembled.len() >= MAX_ASSEMBLED {
             self.assembled.clear();
         }
+        let keys = used.into_iter().map(|(k, _)| k).collect();
         self.assembled.insert(key, (columns, keys));
     }
 
@@ -690,15 +706,18 @@ pub(crate) async fn load(
         fields.into_iter().map(|(f, _)| f).collect::<Vec<_>>(),
     ));
     let mut segments = Vec::new();
-    for ((columns, fragment), identity) in found
+    let mut used = Vec::new();
+    for (((columns, fragment), identity), keys) in found
         .into_iter()
         .zip(fragments.iter())
         .zip(identities.iter())
+        .zip(keys)
     {
         let columns: Vec<Arc<CachedColumn>> = columns
             .into_iter()
             .map(|c| c.expect("every missing column was decoded"))
             .collect();
+        used.extend(keys.into_iter().zip(columns.iter().cloned()));
         let live = live_rows(dataset, fragment, &identity.whole).await?;
         segments_of(fragment.id, &columns, live.as_deref(), &mut segments);
     }
@@ -708,8 +727,10 @@ pub(crate) async fn load(
         schema,
         segments,
     });
-    let used = keys.into_iter().flatten().collect();
-    cache().remember(assembly, assembled.clone(), used);
+    // An empty table is never "in memory" (`cached_share`): nothing to remember.
+    if !used.is_empty() {
+        cache().remember(assembly, assembled.clone(), used);
+    }
     Ok(Some(assembled))
 }
 
@@ -948,18 +969,25 @@ mod tests {
         ("memory://t".to_string(), 1, 0, vec![name.to_string()])
     }
 
+    /// `key`'s entry and the column it holds now.
+    fn held(cache: &Cache, key: Key) -> (Key, Arc<CachedColumn>) {
+        let column = cache.entries[&key].0.clone();
+        (key, column)
+    }
+
     #[test]
     fn assembled_columns_go_with_any_entry_and_hold_nothing_after() {
         let mut cache = Cache::default();
         let half = budget_bytes() / 2;
         cache.insert(key(1), column(half));
         let a = assembly();
-        cache.remember(columns_of("a"), a.clone(), vec![key(1)]);
+        let used = vec![held(&cache, key(1))];
+        cache.remember(columns_of("a"), a.clone(), used);
         let hit = cache.assembled(&columns_of("a")).expect("remembered");
         assert!(Arc::ptr_eq(&hit, &a));
         drop(hit);
         // A set made of an entry the cache no longer has is not remembered.
-        cache.remember(columns_of("b"), assembly(), vec![key(2)]);
+        cache.remember(columns_of("b"), assembly(), vec![(key(2), column(1))]);
         assert!(cache.assembled(&columns_of("b")).is_none());
         // Making room for another entry evicts key(1), and with it every assembled set.
         cache.insert(key(2), column(half + 1));
@@ -974,12 +1002,48 @@ mod tests {
     }
 
     #[test]
+    fn sets_cut_from_a_replaced_entry_are_not_remembered() {
+        // A load looked up key(1), then it was evicted and decoded again by another read
+        // before the load cut its set: the set holds the old column, which the budget no
+        // longer counts.
+        let mut cache = Cache::default();
+        cache.insert(key(1), column(10));
+        let old = held(&cache, key(1));
+        cache.insert(key(1), column(10));
+        cache.remember(columns_of("a"), assembly(), vec![old]);
+        assert!(cache.assembled(&columns_of("a")).is_none());
+        let now = held(&cache, key(1));
+        cache.remember(columns_of("a"), assembly(), vec![now]);
+        assert!(cache.assembled(&columns_of("a")).is_some());
+    }
+
+    #[test]
+    fn a_newer_version_replaces_the_set_of_the_same_columns() {
+        let mut cache = Cache::default();
+        cache.insert(key(1), column(10));
+        let v2 = ("memory://t".to_string(), 2, 5, vec!["a".to_string()]);
+        cache.remember(columns_of("a"), assembly(), vec![held(&cache, key(1))]);
+        cache.remember(columns_of("b"), assembly(), vec![held(&cache, key(1))]);
+        cache.remember(v2.clone(), assembly(), vec![held(&cache, key(1))]);
+        assert!(cache.assembled(&v2).is_some());
+        assert!(
+            cache.assembled(&columns_of("a")).is_none(),
+            "version 1 of `a` dropped"
+        );
+        assert!(
+            cache.assembled(&columns_of("b")).is_some(),
+            "other columns kept"
+        );
+    }
+
+    #[test]
     fn using_an_assembled_set_marks_its_entries_used() {
         let mut cache = Cache::default();
         let third = budget_bytes() / 3;
         cache.insert(key(1), column(third));
         cache.insert(key(2), column(third));
-        cache.remember(columns_of("a"), assembly(), vec![key(1)]);
+        let used = vec![held(&cache, key(1))];
+        cache.remember(columns_of("a"), assembly(), used);
         // key(1) is the older entry, but the set made of it was used since.
         cache.assembled(&columns_of("a")).expect("remembered");
         // One byte more than the budget has left: one entry must go.
