@@ -4,28 +4,14 @@
 // With `settle`, each call follows a collection and a turn of the event loop, as in the bench
 // (earlier results are freed, so their buffers can be recycled). PAUSE=<file> waits until that
 // file exists before the timed calls (attach `perf record -p <pid>` first).
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import * as palimpsest from "../dist/index.mjs";
-import { makeDataset } from "./data.mjs";
+import { existsSync, rmSync } from "node:fs";
+import { filterTable } from "./profile-table.mjs";
 
 const dim = Number(process.argv[2] ?? 8);
 const settle = process.argv[3] === "settle";
 const only = process.argv[4]?.split(",");
 const calls = Number(process.argv[5] ?? 60);
-const data = makeDataset({
-  rows: 1000000,
-  dim,
-  batch: 10000,
-  knnRows: 0,
-  queries: 0,
-  exactQueries: 0,
-  mergeRows: 0,
-});
-const dir = mkdtempSync(path.join(os.tmpdir(), "flt-"));
-const db = await palimpsest.connect(dir);
-const t = await db.createTable("main", data.table);
+const { dir, t } = await filterTable(dim);
 const lo = 420000,
   hi = 430000;
 const cases = {

@@ -3,28 +3,15 @@
 // event loop (as the bench times calls), on the bench's 1M-row table (median ms of N calls).
 //   node --expose-gc bench/profile-split.mjs [rangeScan|catScan|tiny] [calls]
 // INDEXED=1 builds the bench's scalar indexes (btree on id, bitmap on category) first.
-import { mkdtempSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { createRequire } from "node:module";
-import os from "node:os";
-import path from "node:path";
 import * as palimpsest from "../dist/index.mjs";
-import { makeDataset } from "./data.mjs";
+import { filterTable } from "./profile-table.mjs";
 
 const { decodeTable } = createRequire(import.meta.url)("../dist/arrow/wire-decode.js");
 const which = process.argv[2] ?? "rangeScan";
 const calls = Number(process.argv[3] ?? 60);
-const data = makeDataset({
-  rows: 1000000,
-  dim: 8,
-  batch: 10000,
-  knnRows: 0,
-  queries: 0,
-  exactQueries: 0,
-  mergeRows: 0,
-});
-const dir = mkdtempSync(path.join(os.tmpdir(), "split-"));
-const db = await palimpsest.connect(dir);
-const t = await db.createTable("main", data.table);
+const { dir, db, t } = await filterTable(8);
 if (process.env.INDEXED) {
   await t.createIndex("id", { config: palimpsest.Index.btree() });
   await t.createIndex("category", { config: palimpsest.Index.bitmap() });

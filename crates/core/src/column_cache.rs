@@ -159,18 +159,26 @@ struct Key {
     field: i32,
 }
 
+/// A table version as the memos of this crate key it: the table's uri, the version and its
+/// commit time (which tells a table dropped and made again at the same uri apart).
+pub(crate) type VersionKey = (String, u64, u128);
+
+pub(crate) fn version_key(dataset: &Dataset) -> VersionKey {
+    let manifest = dataset.manifest();
+    (
+        dataset.uri().to_string(),
+        manifest.version,
+        manifest.timestamp_nanos,
+    )
+}
+
 /// The identities of `dataset`'s fragments, remembered per version: fingerprinting a
 /// fragment serialises its metadata (row-id sequences included), which a query from memory
 /// would otherwise repeat on every call.
 fn identities(dataset: &Dataset) -> Arc<Vec<Identity>> {
-    type Versions = HashMap<(String, u64, u128), Arc<Vec<Identity>>>;
+    type Versions = HashMap<VersionKey, Arc<Vec<Identity>>>;
     static KNOWN: OnceLock<Mutex<Versions>> = OnceLock::new();
-    let manifest = dataset.manifest();
-    let key = (
-        dataset.uri().to_string(),
-        manifest.version,
-        manifest.timestamp_nanos,
-    );
+    let key = version_key(dataset);
     let known = KNOWN.get_or_init(Default::default);
     if let Some(hit) = known.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
         return hit.clone();
@@ -233,17 +241,11 @@ struct Cache {
     assembled: HashMap<AssemblyKey, (Arc<CachedColumns>, Vec<Key>)>,
 }
 
-/// A table version (uri, version, commit time) and the columns read from it.
-type AssemblyKey = (String, u64, u128, Vec<String>);
+/// A table version and the columns read from it.
+type AssemblyKey = (VersionKey, Vec<String>);
 
 fn assembly_key(dataset: &Dataset, columns: &[String]) -> AssemblyKey {
-    let manifest = dataset.manifest();
-    (
-        dataset.uri().to_string(),
-        manifest.version,
-        manifest.timestamp_nanos,
-        columns.to_vec(),
-    )
+    (version_key(dataset), columns.to_vec())
 }
 
 /// What the column cache holds, for monitoring and tests.
@@ -301,11 +303,13 @@ impl Cache {
     /// The columns assembled for `key` before, their entries marked as used.
     fn assembled(&mut self, key: &AssemblyKey) -> Option<Arc<CachedColumns>> {
         let (columns, keys) = self.assembled.get(key)?;
-        let (columns, keys) = (columns.clone(), keys.clone());
-        for key in &keys {
-            self.get(key);
+        self.clock += 1;
+        for key in keys {
+            if let Some((_, used)) = self.entries.get_mut(key) {
+                *used = self.clock;
+            }
         }
-        Some(columns)
+        Some(columns.clone())
     }
 
     /// Remembers `columns`, made of `used` (each entry's key and the column it held),
@@ -326,8 +330,9 @@ impl Cache {
         if !current {
             return;
         }
+        let ((uri, _, _), names) = &key;
         self.assembled
-            .retain(|(uri, _, _, names), _| !(uri == &key.0 && names == &key.3));
+            .retain(|((other, _, _), columns), _| !(other == uri && columns == names));
         if self.assembled.len() >= MAX_ASSEMBLED {
             self.assembled.clear();
         }
@@ -966,7 +971,7 @@ mod tests {
     }
 
     fn columns_of(name: &str) -> AssemblyKey {
-        ("memory://t".to_string(), 1, 0, vec![name.to_string()])
+        (("memory://t".to_string(), 1, 0), vec![name.to_string()])
     }
 
     /// `key`'s entry and the column it holds now.
@@ -1021,7 +1026,7 @@ mod tests {
     fn a_newer_version_replaces_the_set_of_the_same_columns() {
         let mut cache = Cache::default();
         cache.insert(key(1), column(10));
-        let v2 = ("memory://t".to_string(), 2, 5, vec!["a".to_string()]);
+        let v2 = (("memory://t".to_string(), 2, 5), vec!["a".to_string()]);
         cache.remember(columns_of("a"), assembly(), vec![held(&cache, key(1))]);
         cache.remember(columns_of("b"), assembly(), vec![held(&cache, key(1))]);
         cache.remember(v2.clone(), assembly(), vec![held(&cache, key(1))]);

@@ -22,7 +22,7 @@ use datafusion::physical_plan::PhysicalExpr;
 use lance::Dataset;
 use lance_datafusion::planner::Planner;
 
-use crate::column_cache::{self, CachedColumns};
+use crate::column_cache::{self, version_key, CachedColumns, VersionKey};
 use crate::error::Result;
 use crate::sorted_ranges::{run_in, IntRange};
 
@@ -57,7 +57,7 @@ type KeyedPlan = (SchemaRef, Arc<dyn PhysicalExpr>);
 
 /// Parsed filters by table version and SQL: a table's schema is fixed per version, and
 /// parsing and optimising a filter costs more than evaluating it over a few segments.
-type PlannedFilters = HashMap<(String, u64, u128, String), Option<Arc<MemoryFilter>>>;
+type PlannedFilters = HashMap<(VersionKey, String), Option<Arc<MemoryFilter>>>;
 
 /// Most filters remembered; past it the memory starts over.
 const MAX_PLANNED: usize = 1024;
@@ -66,13 +66,7 @@ const MAX_PLANNED: usize = 1024;
 /// columns the cache does not hold (nested fields) or lance's planner rejects it.
 pub(crate) fn plan_filter(dataset: &Dataset, sql: &str) -> Option<Arc<MemoryFilter>> {
     static PLANNED: OnceLock<Mutex<PlannedFilters>> = OnceLock::new();
-    let manifest = dataset.manifest();
-    let key = (
-        dataset.uri().to_string(),
-        manifest.version,
-        manifest.timestamp_nanos,
-        sql.to_string(),
-    );
+    let key = (version_key(dataset), sql.to_string());
     let planned = PLANNED.get_or_init(Default::default);
     if let Some(hit) = planned.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
         return hit.clone();
