@@ -142,20 +142,78 @@ pub(crate) async fn rows_with_addresses(
     let Some(cached) = column_cache::load(dataset, &needed, Keep::Now).await? else {
         return Ok(None);
     };
-    let window = Window {
-        skip: 0,
-        remaining: usize::MAX,
-    };
-    matching_rows(&cached, output.len(), filter.as_deref(), window).map(Some)
+    matching_rows(&cached, output.len(), filter.as_deref(), Window::all()).map(Some)
 }
 
 /// The share of a table's rows a write needs in memory to read the rest into memory too.
 const MOSTLY_CACHED: f64 = 0.9;
 
-/// Rows to skip, then rows to return at most.
+/// Matches of a segment that form a run at least this long are returned as a slice of it.
+const SLICED_RUN_ROWS: usize = 4096;
+
+/// Rows to skip, then rows to return at most; both count down as rows are taken.
 struct Window {
     skip: usize,
     remaining: usize,
+}
+
+impl Window {
+    fn all() -> Window {
+        Window {
+            skip: 0,
+            remaining: usize::MAX,
+        }
+    }
+
+    /// What is left of the run `first..first + len` after this window: its first row and
+    /// length (0 when nothing is).
+    fn take_run(&mut self, first: usize, len: usize) -> (usize, usize) {
+        let skipped = self.skip.min(len);
+        self.skip -= skipped;
+        let taken = (len - skipped).min(self.remaining);
+        self.remaining -= taken;
+        (first + skipped, taken)
+    }
+
+    /// `rows` after this window.
+    fn take_rows(&mut self, rows: impl Iterator<Item = usize>) -> Vec<u32> {
+        let mut picked = Vec::new();
+        for row in rows {
+            if self.remaining == 0 {
+                break;
+            }
+            if self.skip > 0 {
+                self.skip -= 1;
+                continue;
+            }
+            picked.push(row as u32);
+            self.remaining -= 1;
+        }
+        picked
+    }
+}
+
+/// A segment's rows that match a filter, within a window.
+enum Matches {
+    /// One run of rows (a range over a sorted column): no row list to build.
+    Run {
+        first: usize,
+        len: usize,
+    },
+    Rows(Vec<u32>),
+}
+
+impl Matches {
+    fn of(rows: &BooleanBuffer, window: &mut Window) -> Matches {
+        let mut runs = rows.set_slices();
+        match (runs.next(), runs.next()) {
+            (Some((a, b)), None) => {
+                let (first, len) = window.take_run(a, b - a);
+                Matches::Run { first, len }
+            }
+            _ => Matches::Rows(window.take_rows(rows.set_indices())),
+        }
+    }
 }
 
 /// The first `width` columns of the rows of `cached` that match `filter`, within `window`.
@@ -163,12 +221,8 @@ fn matching_rows(
     cached: &column_cache::CachedColumns,
     width: usize,
     filter: Option<&MemoryFilter>,
-    window: Window,
+    mut window: Window,
 ) -> Result<Vec<RecordBatch>> {
-    let Window {
-        mut skip,
-        mut remaining,
-    } = window;
     let projection: Vec<usize> = (0..width).collect();
     let read = match filter {
         Some(filter) => segments_to_read(filter, cached),
@@ -176,15 +230,14 @@ fn matching_rows(
     };
     // With no window to stop at, every segment's matches are needed: find them on rayon's
     // threads first (the filter is a tenth of a large scan's time).
-    let mut found: Vec<Option<Vec<u32>>> = match filter {
-        Some(filter)
-            if skip == 0 && remaining == usize::MAX && read.iter().filter(|r| **r).count() > 1 =>
-        {
+    let unbounded = window.skip == 0 && window.remaining == usize::MAX;
+    let mut found: Vec<Option<Matches>> = match filter {
+        Some(filter) if unbounded && read.iter().filter(|r| **r).count() > 1 => {
             (0..cached.segments.len())
                 .into_par_iter()
                 .map(|f| match read[f] {
                     true => Ok(partial_matches(filter, cached, f)?
-                        .map(|rows| rows.set_indices().map(|r| r as u32).collect())),
+                        .map(|rows| Matches::of(&rows, &mut Window::all()))),
                     false => Ok(None),
                 })
                 .collect::<Result<_>>()?
@@ -196,39 +249,42 @@ fn matching_rows(
     // copy, and one batch for JS to wrap instead of one per segment.
     let mut picks = Picks::default();
     for f in (0..cached.segments.len()).filter(|f| read[*f]) {
-        if remaining == 0 {
+        if window.remaining == 0 {
             break;
         }
         let batch = cached.batch(f)?.project(&projection)?;
-        if filter.is_none() {
-            if let Some(live) = &cached.segments[f].live {
-                let rows = window_of(live.set_indices(), &mut skip, &mut remaining);
+        // `None`: every row of the segment (every live row, unfiltered) is in.
+        let matches = match filter {
+            None => cached.segments[f]
+                .live
+                .as_ref()
+                .map(|live| Matches::Rows(window.take_rows(live.set_indices()))),
+            Some(filter) => match found.get_mut(f) {
+                Some(matches) => matches.take(),
+                None => {
+                    partial_matches(filter, cached, f)?.map(|rows| Matches::of(&rows, &mut window))
+                }
+            },
+        };
+        let (first, len) = match matches {
+            None => window.take_run(0, batch.num_rows()),
+            Some(Matches::Run { first, len }) if len >= SLICED_RUN_ROWS => (first, len),
+            Some(Matches::Run { first, len }) => {
+                let rows = (first as u32..(first + len) as u32).collect();
                 picks.push(batch, rows, keys_of(cached, f, width));
                 continue;
             }
-        }
-        if let Some(filter) = filter {
-            let partial = match found.get_mut(f) {
-                Some(rows) => rows.take(),
-                None => partial_matches(filter, cached, f)?
-                    .map(|rows| window_of(rows.set_indices(), &mut skip, &mut remaining)),
-            };
-            if let Some(rows) = partial {
+            Some(Matches::Rows(rows)) => {
                 picks.push(batch, rows, keys_of(cached, f, width));
                 continue;
             }
+        };
+        if len > 0 {
+            // Whole segments and long runs are slices, copied whole (large buffers map the
+            // cache's pages copy-on-write), in order with the rows gathered before them.
+            out.extend(picks.gather()?);
+            out.push(array_copy::detach(&batch.slice(first, len))?);
         }
-        if skip >= batch.num_rows() {
-            skip -= batch.num_rows();
-            continue;
-        }
-        let take = (batch.num_rows() - skip).min(remaining);
-        let rows = batch.slice(skip, take);
-        skip = 0;
-        remaining -= take;
-        // Whole segments keep their order relative to gathered rows.
-        out.extend(picks.gather()?);
-        out.push(array_copy::detach(&rows)?);
     }
     out.extend(picks.gather()?);
     Ok(out)
@@ -257,27 +313,6 @@ fn partial_matches(
         return Ok(None);
     }
     Ok(Some(rows))
-}
-
-/// `rows` after skipping `skip` of them, up to `remaining`; both count down.
-fn window_of(
-    rows: impl Iterator<Item = usize>,
-    skip: &mut usize,
-    remaining: &mut usize,
-) -> Vec<u32> {
-    let mut picked = Vec::new();
-    for row in rows {
-        if *remaining == 0 {
-            break;
-        }
-        if *skip > 0 {
-            *skip -= 1;
-            continue;
-        }
-        picked.push(row as u32);
-        *remaining -= 1;
-    }
-    picked
 }
 
 /// Whether `query` would answer `request` from memory right now (for `explainPlan()`).

@@ -1,5 +1,6 @@
-//! Cached columns' large buffers live in memory files (`memfd`), and results that cover a
-//! whole buffer map the same pages copy-on-write instead of copying them.
+//! Cached columns' large buffers live in memory files (`memfd`), and results that are a
+//! large run of such a buffer (a whole column, a range's slice) map the same pages
+//! copy-on-write instead of copying them.
 //!
 //! A result must be the caller's own: JS may write into it, and that must change neither the
 //! table nor later reads. A private mapping (`MAP_PRIVATE`) of the cache's memory file gives
@@ -189,7 +190,8 @@ mod linux {
         Some(unsafe { Buffer::from_custom_allocation(base, len, region) })
     }
 
-    /// A private mapping of `bytes` when they start on a page of a live region.
+    /// A private mapping of `bytes` when they lie in a live region. The mapping starts on
+    /// the page holding their first byte; the buffer starts at that byte.
     pub(super) fn map_private(bytes: &[u8]) -> Option<Buffer> {
         let start = bytes.as_ptr() as usize;
         let region = {
@@ -198,19 +200,26 @@ mod linux {
         };
         let base = region.mapping.base.as_ptr() as usize;
         let offset = start - base;
-        if offset + bytes.len() > region.mapping.len || !offset.is_multiple_of(page_size()) {
+        if offset + bytes.len() > region.mapping.len {
             return None;
         }
+        let lead = offset % page_size();
         let slot = Slot::take(&MAPPINGS_LIVE, MAX_MAPPINGS)?;
-        let mapping = Mapping::new(&region.fd, bytes.len(), offset, libc::MAP_PRIVATE)?;
-        let base = mapping.base;
+        let mapping = Mapping::new(
+            &region.fd,
+            lead + bytes.len(),
+            offset - lead,
+            libc::MAP_PRIVATE,
+        )?;
+        // Safety: `lead` is less than a page, inside the mapping.
+        let first = unsafe { NonNull::new_unchecked(mapping.base.as_ptr().add(lead)) };
         let owner = Arc::new(PrivateMapping {
             _mapping: mapping,
             _slot: slot,
         });
-        // Safety: the mapping holds `bytes.len()` initialised bytes (the region's) at `base`
-        // for as long as `owner` lives.
-        Some(unsafe { Buffer::from_custom_allocation(base, bytes.len(), owner) })
+        // Safety: the mapping holds `bytes.len()` initialised bytes (the region's) from
+        // `first` for as long as `owner` lives.
+        Some(unsafe { Buffer::from_custom_allocation(first, bytes.len(), owner) })
     }
 }
 
@@ -226,10 +235,14 @@ pub(crate) fn store(bytes: &[u8]) -> Option<Buffer> {
     return None;
 }
 
-/// A copy-on-write view of `bytes` as a buffer of the caller's own, when they are a page-
-/// aligned run of a cached buffer in shared memory; `None` means copy them.
+/// Results shorter than this are copied: below it a mapping (and unmapping it later) costs
+/// about as much as the copy.
+pub(crate) const MIN_MAPPED: usize = 256 << 10;
+
+/// A copy-on-write view of `bytes` as a buffer of the caller's own, when they are a run of a
+/// cached buffer in shared memory; `None` means copy them.
 pub(crate) fn map_private(bytes: &[u8]) -> Option<Buffer> {
-    if bytes.len() < MIN_SHARED {
+    if bytes.len() < MIN_MAPPED {
         return None;
     }
     #[cfg(target_os = "linux")]

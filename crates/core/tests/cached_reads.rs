@@ -516,6 +516,47 @@ async fn large_reads_are_not_answered_at_once() {
 /// Range filters find their rows by binary search where a chunk's integers ascend; columns
 /// that repeat values, descend, hold nulls or are in no order must give lance's answers too,
 /// with deleted rows among them.
+/// A table `name` of `batch` alone, in a directory of its own.
+async fn table_of(name: &str, batch: RecordBatch) -> (tempfile::TempDir, TableHandle) {
+    let dir = tempfile::tempdir().unwrap();
+    let table = connection(&dir)
+        .create_table(
+            name,
+            vec![batch],
+            None,
+            CreateMode::Create,
+            &CommitNote::default(),
+        )
+        .await
+        .unwrap();
+    (dir, table)
+}
+
+/// Each filter's rows (and count, with `counts`) from memory equal lance's, in `rounds`
+/// rounds: the first reads through lance, the second keeps the columns, later ones read
+/// them from memory.
+async fn check_filters(table: &TableHandle, filters: &[&str], rounds: usize, counts: bool) {
+    for round in 1..=rounds {
+        for filter in filters {
+            let request = QueryRequest {
+                filter: Some(filter.to_string()),
+                ..Default::default()
+            };
+            let (cached, lance) = both(table, &request).await;
+            assert!(lance.num_rows() > 0, "{filter} matches rows");
+            assert_eq!(cached, lance, "round {round}: {filter}");
+            if counts {
+                let count = table.count_rows(Some(filter)).await.unwrap();
+                assert_eq!(
+                    count as usize,
+                    lance.num_rows(),
+                    "round {round}: count {filter}"
+                );
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn range_filters_over_integer_columns_in_any_order() {
     use palimpsest_core::arrow_array::{Int32Array, Int8Array, UInt64Array};
@@ -543,13 +584,8 @@ async fn range_filters_over_integer_columns_in_any_order() {
         ),
     ])
     .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let conn = connection(&dir);
+    let (_dir, table) = table_of("r", batch).await;
     let note = CommitNote::default();
-    let table = conn
-        .create_table("r", vec![batch], None, CreateMode::Create, &note)
-        .await
-        .unwrap();
     table.delete("descends % 17 = 0", &note).await.unwrap();
     let filters = [
         "repeats >= 100 AND repeats < 200",
@@ -564,17 +600,91 @@ async fn range_filters_over_integer_columns_in_any_order() {
     ];
     // Columns are kept from their second read on (the delete read `descends` once): both
     // rounds together cover reads through lance and from memory.
-    for round in ["round 1", "round 2"] {
-        for filter in filters {
-            let request = QueryRequest {
-                filter: Some(filter.to_string()),
-                ..Default::default()
-            };
-            let (cached, lance) = both(&table, &request).await;
-            assert!(lance.num_rows() > 0, "{filter} matches rows");
-            assert_eq!(cached, lance, "{round}: {filter}");
-            let count = table.count_rows(Some(filter)).await.unwrap();
-            assert_eq!(count as usize, lance.num_rows(), "{round}: count {filter}");
-        }
+    check_filters(&table, &filters, 2, true).await;
+}
+
+/// The line of /proc/self/maps whose address range holds `address`.
+fn mapping_holding(address: usize) -> Option<String> {
+    std::fs::read_to_string("/proc/self/maps")
+        .unwrap()
+        .lines()
+        .find(|line| {
+            let range = line.split_whitespace().next().unwrap_or_default();
+            let (from, to) = range.split_once('-').unwrap_or_default();
+            let parse = |hex: &str| usize::from_str_radix(hex, 16).unwrap_or(0);
+            (parse(from)..parse(to)).contains(&address)
+        })
+        .map(str::to_string)
+}
+
+#[tokio::test]
+async fn long_runs_of_matches_are_sliced_and_map_the_cache_mid_page() {
+    // 37-byte strings: the text of a range from row 30,001 starts inside a page.
+    let n = 100_000;
+    let pad = "x".repeat(26);
+    let batch = RecordBatch::try_from_iter(vec![
+        (
+            "id",
+            Arc::new(Int64Array::from_iter_values(0..n)) as ArrayRef,
+        ),
+        (
+            "text",
+            Arc::new(StringArray::from_iter_values(
+                (0..n).map(|i| format!("row {i:06} {pad}")),
+            )),
+        ),
+        (
+            "category",
+            Arc::new(StringArray::from_iter_values(
+                (0..n).map(|i| format!("c{}", i % 4)),
+            )),
+        ),
+    ])
+    .unwrap();
+    let (_dir, table) = table_of("runs", batch).await;
+    let filters = [
+        // 10,000 rows inside the first 65,536-row segment.
+        "id >= 30001 AND id < 40001",
+        // Across two segments, and a short run at each end.
+        "id >= 60000 AND id < 70000",
+        "id >= 65530 AND id < 65540",
+        // A long run of a column that is not sorted.
+        "text >= 'row 050000' AND text < 'row 055000'",
+    ];
+    check_filters(&table, &filters, 3, true).await;
+    // Windows that cut long runs: 4,536 rows of the first segment's run and 1,464 of the
+    // next; and one run cut at both ends.
+    for (filter, offset, limit) in [
+        (filters[1], 1000, 6000),
+        (filters[0], 10, 5000),
+        (filters[3], 4999, 10),
+    ] {
+        let request = QueryRequest {
+            filter: Some(filter.to_string()),
+            offset: Some(offset),
+            limit: Some(limit),
+            ..Default::default()
+        };
+        let (cached, lance) = both(&table, &request).await;
+        assert!(lance.num_rows() > 0, "{filter} matches rows");
+        assert_eq!(cached, lance, "{filter} offset {offset} limit {limit}");
     }
+    let request = QueryRequest {
+        filter: Some(filters[0].to_string()),
+        ..Default::default()
+    };
+    let got = table.query(&request).await.unwrap();
+    let text = got[0]
+        .column(1)
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap();
+    assert_eq!(text.value(0), format!("row 030001 {pad}"));
+    let values = text.values().as_ptr() as usize;
+    assert_ne!(values % 4096, 0, "the run starts inside a page");
+    let line = mapping_holding(values).expect("the values are mapped");
+    assert!(
+        line.contains("memfd:palimpsest-column") && line.split_whitespace().nth(1) == Some("rw-p"),
+        "the range's text maps the cache's memory file copy-on-write: {line}"
+    );
 }
