@@ -115,10 +115,14 @@ mod linux {
     }
 
     /// A memory file and the cache's read-only mapping of all of it. Private mappings of the
-    /// file keep its pages alive after the region is gone.
+    /// file keep its pages alive after the region is gone: when it goes, the pages that no
+    /// private mapping covers are released, so a result that maps a small part of a large
+    /// column keeps only that part.
     pub(super) struct Region {
         mapping: Mapping,
         fd: OwnedFd,
+        /// The file's page ranges that live private mappings cover.
+        pins: Arc<Pins>,
         _slot: Slot,
     }
 
@@ -128,13 +132,69 @@ mod linux {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(&(self.mapping.base.as_ptr() as usize));
+            let pinned = self.pins.ranges.lock().unwrap_or_else(|e| e.into_inner());
+            if !pinned.is_empty() {
+                release_unpinned(&self.fd, self.mapping.len, pinned.keys());
+            }
         }
+    }
+
+    /// Byte ranges (`start..end`, page-aligned) of a memory file that private mappings
+    /// cover, each with how many mappings cover it.
+    #[derive(Default)]
+    struct Pins {
+        ranges: Mutex<BTreeMap<(usize, usize), usize>>,
+    }
+
+    /// Frees the pages of the memory file `fd` (`len` bytes) outside every range of `pinned`:
+    /// nothing maps them any more once the cache's own mapping is gone.
+    fn release_unpinned<'a>(
+        fd: &OwnedFd,
+        len: usize,
+        pinned: impl Iterator<Item = &'a (usize, usize)>,
+    ) {
+        let mut from = 0;
+        let punch = |start: usize, end: usize| {
+            if end > start {
+                // Safety: fallocate on a descriptor this process owns; failing leaves the
+                // pages in place, which is only memory.
+                unsafe {
+                    libc::fallocate(
+                        fd.as_raw_fd(),
+                        libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                        start as libc::off_t,
+                        (end - start) as libc::off_t,
+                    )
+                };
+            }
+        };
+        // In order of their starts (a BTreeMap's keys).
+        for &(start, end) in pinned {
+            punch(from, start);
+            from = from.max(end);
+        }
+        punch(from, len.next_multiple_of(page_size()));
     }
 
     /// A private (copy-on-write) mapping handed out as a result buffer.
     struct PrivateMapping {
         _mapping: Mapping,
+        /// Its range of the file, in `pins` until it is unmapped.
+        range: (usize, usize),
+        pins: Arc<Pins>,
         _slot: Slot,
+    }
+
+    impl Drop for PrivateMapping {
+        fn drop(&mut self) {
+            let mut ranges = self.pins.ranges.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(count) = ranges.get_mut(&self.range) {
+                *count -= 1;
+                if *count == 0 {
+                    ranges.remove(&self.range);
+                }
+            }
+        }
     }
 
     /// Live regions by start address, so a result can find the file behind a cached slice.
@@ -148,6 +208,22 @@ mod linux {
         static PAGE: OnceLock<usize> = OnceLock::new();
         // Safety: sysconf has no preconditions.
         *PAGE.get_or_init(|| unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as usize)
+    }
+
+    #[cfg(test)]
+    pub(super) fn region_at(base: usize) -> Option<Arc<Region>> {
+        regions()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&base)?
+            .upgrade()
+    }
+
+    #[cfg(test)]
+    impl Region {
+        pub(super) fn fd(&self) -> &OwnedFd {
+            &self.fd
+        }
     }
 
     /// `bytes` in a new memory file, or `None` when the system refuses one.
@@ -180,6 +256,7 @@ mod linux {
         let region = Arc::new(Region {
             mapping,
             fd,
+            pins: Arc::default(),
             _slot: slot,
         });
         regions()
@@ -213,8 +290,23 @@ mod linux {
         )?;
         // Safety: `lead` is less than a page, inside the mapping.
         let first = unsafe { NonNull::new_unchecked(mapping.base.as_ptr().add(lead)) };
+        // Pinned while `region` is still held, so its drop cannot miss this mapping.
+        let range = (
+            offset - lead,
+            (offset + bytes.len()).next_multiple_of(page_size()),
+        );
+        region
+            .pins
+            .ranges
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(range)
+            .and_modify(|count| *count += 1)
+            .or_insert(1);
         let owner = Arc::new(PrivateMapping {
             _mapping: mapping,
+            range,
+            pins: region.pins.clone(),
             _slot: slot,
         });
         // Safety: the mapping holds `bytes.len()` initialised bytes (the region's) from
@@ -255,8 +347,12 @@ pub(crate) fn map_private(bytes: &[u8]) -> Option<Buffer> {
 mod tests {
     use super::*;
 
+    /// The cap on private mappings is process-wide: these tests take turns.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     #[test]
     fn private_mappings_stop_at_the_cap_and_resume_when_one_is_dropped() {
+        let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let cached = store(&vec![7u8; MIN_SHARED]).expect("a memory file");
         let mut held = Vec::new();
         while let Some(mapped) = map_private(cached.as_slice()) {
@@ -267,5 +363,50 @@ mod tests {
         assert!(held.iter().all(|m| m.as_slice() == cached.as_slice()));
         held.pop();
         assert!(map_private(cached.as_slice()).is_some());
+    }
+
+    /// A duplicate of the descriptor of the region `cached` lives in, to look at the file
+    /// after the region is gone.
+    fn file_of(cached: &Buffer) -> std::os::fd::OwnedFd {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let base = cached.as_ptr() as usize;
+        let region = linux::region_at(base).expect("a live region");
+        // Safety: dup of a descriptor the region owns; the copy is ours.
+        unsafe { std::os::fd::OwnedFd::from_raw_fd(libc::dup(region.fd().as_raw_fd())) }
+    }
+
+    /// Bytes of memory the file holds.
+    fn allocated(fd: &std::os::fd::OwnedFd) -> usize {
+        use std::os::fd::AsRawFd;
+        // Safety: fstat fills the struct it is given.
+        let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+        assert_eq!(unsafe { libc::fstat(fd.as_raw_fd(), &mut stat) }, 0);
+        stat.st_blocks as usize * 512
+    }
+
+    #[test]
+    fn a_dropped_region_keeps_only_the_pages_live_results_map() {
+        let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let page = 4096;
+        let bytes: Vec<u8> = (0..1024 * page).map(|i| (i % 251) as u8).collect();
+        let cached = store(&bytes).expect("a memory file");
+        let file = file_of(&cached);
+        assert!(allocated(&file) >= bytes.len());
+        // From inside page 100 to inside page 200 (400 KB), and a result dropped at once.
+        let slice = 100 * page + 123..200 * page + 45;
+        let mapped = map_private(&cached.as_slice()[slice.clone()]).expect("mapped");
+        drop(map_private(&cached.as_slice()[600 * page..900 * page]).expect("mapped"));
+        drop(cached);
+        let kept = allocated(&file);
+        assert!(
+            (100 * page..=102 * page).contains(&kept),
+            "the file keeps the mapped pages alone: {kept} bytes"
+        );
+        assert_eq!(
+            mapped.as_slice(),
+            &bytes[slice],
+            "the result still reads its bytes"
+        );
+        drop(mapped);
     }
 }

@@ -639,6 +639,16 @@ async fn long_runs_of_matches_are_sliced_and_map_the_cache_mid_page() {
                 (0..n).map(|i| format!("c{}", i % 4)),
             )),
         ),
+        (
+            // 16 bytes a row: a full chunk's 1 MB lives in a memory file.
+            "vec",
+            Arc::new(FixedSizeListArray::new(
+                Arc::new(Field::new("item", DataType::Float32, true)),
+                4,
+                Arc::new(Float32Array::from_iter_values((0..n * 4).map(|v| v as f32))),
+                None,
+            )),
+        ),
     ])
     .unwrap();
     let (_dir, table) = table_of("runs", batch).await;
@@ -650,24 +660,30 @@ async fn long_runs_of_matches_are_sliced_and_map_the_cache_mid_page() {
         "id >= 65530 AND id < 65540",
         // A long run of a column that is not sorted.
         "text >= 'row 050000' AND text < 'row 055000'",
+        // Gathered rows (536), then a slice of the next segment, in order.
+        "id >= 65000 AND id < 75000",
+        // 59,000 rows from inside a page: their vectors (944 KB) are mapped too.
+        "id >= 1000 AND id < 60000",
     ];
     check_filters(&table, &filters, 3, true).await;
     // Windows that cut long runs: 4,536 rows of the first segment's run and 1,464 of the
     // next; and one run cut at both ends.
+    // No filter: whole segments cut by the window, mapped from inside a page.
     for (filter, offset, limit) in [
-        (filters[1], 1000, 6000),
-        (filters[0], 10, 5000),
-        (filters[3], 4999, 10),
+        (Some(filters[1]), 1000, 6000),
+        (Some(filters[0]), 10, 5000),
+        (Some(filters[3]), 4999, 10),
+        (None, 1001, 50_000),
     ] {
         let request = QueryRequest {
-            filter: Some(filter.to_string()),
+            filter: filter.map(str::to_string),
             offset: Some(offset),
             limit: Some(limit),
             ..Default::default()
         };
         let (cached, lance) = both(&table, &request).await;
-        assert!(lance.num_rows() > 0, "{filter} matches rows");
-        assert_eq!(cached, lance, "{filter} offset {offset} limit {limit}");
+        assert!(lance.num_rows() > 0, "{filter:?} matches rows");
+        assert_eq!(cached, lance, "{filter:?} offset {offset} limit {limit}");
     }
     let request = QueryRequest {
         filter: Some(filters[0].to_string()),
@@ -682,9 +698,40 @@ async fn long_runs_of_matches_are_sliced_and_map_the_cache_mid_page() {
     assert_eq!(text.value(0), format!("row 030001 {pad}"));
     let values = text.values().as_ptr() as usize;
     assert_ne!(values % 4096, 0, "the run starts inside a page");
-    let line = mapping_holding(values).expect("the values are mapped");
-    assert!(
-        line.contains("memfd:palimpsest-column") && line.split_whitespace().nth(1) == Some("rw-p"),
-        "the range's text maps the cache's memory file copy-on-write: {line}"
-    );
+    let private_map = |address: usize| {
+        let line = mapping_holding(address).expect("the values are mapped");
+        assert!(
+            line.contains("memfd:palimpsest-column")
+                && line.split_whitespace().nth(1) == Some("rw-p"),
+            "a run's values map the cache's memory file copy-on-write: {line}"
+        );
+    };
+    private_map(values);
+    let request = QueryRequest {
+        filter: Some(filters[5].to_string()),
+        ..Default::default()
+    };
+    let got = table.query(&request).await.unwrap();
+    let vectors = got[0]
+        .column(3)
+        .as_any()
+        .downcast_ref::<FixedSizeListArray>()
+        .unwrap()
+        .values()
+        .as_any()
+        .downcast_ref::<Float32Array>()
+        .unwrap();
+    assert_eq!(vectors.value(0), 4000.0, "row 1000's first value");
+    let values = vectors.values().as_ptr() as usize;
+    assert_ne!(values % 4096, 0, "the run starts inside a page");
+    private_map(values);
+    // Deleting rows inside a run and at its edge splits and shortens it.
+    table
+        .delete(
+            "id = 35000 OR id = 1000 OR id = 70000",
+            &CommitNote::default(),
+        )
+        .await
+        .unwrap();
+    check_filters(&table, &filters, 2, true).await;
 }
