@@ -146,8 +146,9 @@ mod linux {
         ranges: Mutex<BTreeMap<(usize, usize), usize>>,
     }
 
-    /// Frees the pages of the memory file `fd` (`len` bytes) outside every range of `pinned`:
-    /// nothing maps them any more once the cache's own mapping is gone.
+    /// Frees the pages of the memory file `fd` (`len` bytes) outside every range of `pinned`
+    /// (ranges in ascending order of their starts, as a BTreeMap's keys come): nothing maps
+    /// them any more once the cache's own mapping is gone.
     fn release_unpinned<'a>(
         fd: &OwnedFd,
         len: usize,
@@ -168,7 +169,6 @@ mod linux {
                 };
             }
         };
-        // In order of their starts (a BTreeMap's keys).
         for &(start, end) in pinned {
             punch(from, start);
             from = from.max(end);
