@@ -14,6 +14,7 @@ use lance::Dataset;
 use rayon::prelude::*;
 
 use crate::array_copy;
+use crate::clustered_copy;
 use crate::column_cache::{self, Keep, ROW_ADDR, ROW_ID};
 use crate::error::Result;
 use crate::keyed_strings::StringKeys;
@@ -102,9 +103,16 @@ pub(crate) async fn query(
     if output.is_empty() || (bounded && !column_cache::all_cached(dataset, &needed)) {
         return Ok(None);
     }
-    let Some(cached) = column_cache::load(dataset, &needed, Keep::WhenHot).await? else {
+    let Some(mut cached) = column_cache::load(dataset, &needed, Keep::WhenHot).await? else {
         return Ok(None);
     };
+    // A filter pinning a string column to one value reads the copy grouped by it, if any.
+    let pinned = filter.as_ref().and_then(|f| f.pinned_column());
+    if let Some(c) = pinned.and_then(|name| needed.iter().position(|n| n == name)) {
+        if let Some(grouped) = clustered_copy::for_read(dataset, &needed, &cached, c)? {
+            cached = grouped;
+        }
+    }
     let window = Window {
         skip: request.offset.unwrap_or(0) as usize,
         remaining: request.limit.map_or(usize::MAX, |l| l as usize),
@@ -315,9 +323,31 @@ fn partial_matches(
     Ok(Some(rows))
 }
 
-/// Whether `query` would answer `request` from memory right now (for `explainPlan()`).
-pub(crate) fn answers_from_memory(dataset: &Dataset, request: &QueryRequest) -> bool {
-    plan_read(dataset, request).is_some_and(|read| column_cache::all_cached(dataset, &read.needed))
+/// How `query` would answer `request` from memory right now, if it would (for
+/// `explainPlan()`): from the columns, or from their copy grouped by the named column.
+pub(crate) fn answers_from_memory(dataset: &Dataset, request: &QueryRequest) -> Option<MemoryRead> {
+    let read = plan_read(dataset, request)?;
+    if !column_cache::all_cached(dataset, &read.needed) {
+        return None;
+    }
+    let pinned = read.filter.as_ref().and_then(|f| f.pinned_column());
+    let grouped = pinned.filter(|name| {
+        read.needed
+            .iter()
+            .position(|n| n == name)
+            .is_some_and(|c| column_cache::holds_clustered(dataset, &read.needed, c))
+    });
+    Some(match grouped {
+        Some(name) => MemoryRead::Grouped(name.to_string()),
+        None => MemoryRead::Columns,
+    })
+}
+
+/// Where a read from memory finds its rows.
+pub(crate) enum MemoryRead {
+    Columns,
+    /// The copy grouped by this column (`clustered_copy`).
+    Grouped(String),
 }
 
 /// Most bytes a read answered on the caller's thread may touch, estimated as every row of

@@ -66,7 +66,7 @@ pub(crate) struct Chunk {
 }
 
 impl Chunk {
-    fn new(values: &ArrayRef) -> Chunk {
+    pub(crate) fn new(values: &ArrayRef) -> Chunk {
         // Results that cover whole buffers then map them instead of copying.
         let values = array_copy::into_shared(values);
         let keys = values
@@ -239,6 +239,28 @@ struct Cache {
     /// whenever an entry is, so beyond the entries they hold only slices and deletion masks
     /// (a bit a row), for at most one version per table and columns.
     assembled: HashMap<AssemblyKey, (Arc<CachedColumns>, Vec<Key>)>,
+    /// Per assembled set and column index: the set's copy grouped by that string column
+    /// (`clustered_copy`), or how many reads pinning the column it has had. They go when
+    /// their set goes, and first when the budget needs room.
+    clusters: HashMap<(AssemblyKey, usize), Cluster>,
+    /// Bytes the grouped copies hold, counted against the budget beside `bytes`.
+    clustered_bytes: usize,
+}
+
+enum Cluster {
+    Reads(u32),
+    Held(Arc<CachedColumns>, usize),
+}
+
+/// What the cache has for a read of an assembled set that pins one of its string columns.
+pub(crate) enum ClusterLookup {
+    /// The set's copy grouped by that column.
+    Held(Arc<CachedColumns>),
+    /// Nothing yet, but a copy of `bytes` would fit beside the cache's columns: this is the
+    /// set's second such read, and the caller may make one (`keep_clustered`).
+    Wanted,
+    /// Nothing, and none to make now.
+    No,
 }
 
 /// A table version and the columns read from it.
@@ -251,7 +273,7 @@ fn assembly_key(dataset: &Dataset, columns: &[String]) -> AssemblyKey {
 /// What the column cache holds, for monitoring and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ColumnCacheStats {
-    /// Bytes of decoded columns (and vector codes) held.
+    /// Bytes of decoded columns (with vector codes and grouped copies) held.
     pub bytes: usize,
     /// Columns of fragments held.
     pub columns: usize,
@@ -264,7 +286,7 @@ pub fn stats() -> ColumnCacheStats {
     let mut cache = cache();
     cache.recount();
     ColumnCacheStats {
-        bytes: cache.bytes,
+        bytes: cache.bytes + cache.clustered_bytes,
         columns: cache.entries.len(),
         fills: cache.fills,
     }
@@ -338,6 +360,27 @@ impl Cache {
         }
         let keys = used.into_iter().map(|(k, _)| k).collect();
         self.assembled.insert(key, (columns, keys));
+        self.drop_orphan_clusters();
+    }
+
+    /// Drops every assembled set and what was made of them.
+    fn forget_assembled(&mut self) {
+        self.assembled.clear();
+        self.drop_orphan_clusters();
+    }
+
+    /// Drops the grouped copies (and read counts) of sets no longer assembled.
+    fn drop_orphan_clusters(&mut self) {
+        let assembled = &self.assembled;
+        let mut freed = 0;
+        self.clusters.retain(|(set, _), cluster| {
+            let keep = assembled.contains_key(set);
+            if let (false, Cluster::Held(_, bytes)) = (keep, &cluster) {
+                freed += *bytes;
+            }
+            keep
+        });
+        self.clustered_bytes -= freed;
     }
 
     fn get(&mut self, key: &Key) -> Option<Arc<CachedColumn>> {
@@ -358,6 +401,10 @@ impl Cache {
     fn insert(&mut self, key: Key, column: Arc<CachedColumn>) {
         let size = column.bytes();
         let budget = budget_bytes();
+        if self.bytes + self.clustered_bytes + size > budget {
+            self.clusters.clear();
+            self.clustered_bytes = 0;
+        }
         while self.bytes + size > budget {
             let Some(oldest) = self
                 .entries
@@ -369,7 +416,7 @@ impl Cache {
             };
             if let Some((gone, _)) = self.entries.remove(&oldest) {
                 self.bytes -= gone.bytes();
-                self.assembled.clear();
+                self.forget_assembled();
             }
         }
         if self.bytes + size <= budget {
@@ -377,7 +424,7 @@ impl Cache {
             self.bytes += size;
             if let Some((old, _)) = self.entries.insert(key, (column, self.clock)) {
                 self.bytes -= old.bytes();
-                self.assembled.clear();
+                self.forget_assembled();
             }
         }
     }
@@ -726,9 +773,8 @@ pub(crate) async fn load(
         let live = live_rows(dataset, fragment, &identity.whole).await?;
         segments_of(fragment.id, &columns, live.as_deref(), &mut segments);
     }
-    static ASSEMBLIES: AtomicU64 = AtomicU64::new(0);
     let assembled = Arc::new(CachedColumns {
-        id: ASSEMBLIES.fetch_add(1, Ordering::Relaxed),
+        id: next_set_id(),
         schema,
         segments,
     });
@@ -737,6 +783,78 @@ pub(crate) async fn load(
         cache().remember(assembly, assembled.clone(), used);
     }
     Ok(Some(assembled))
+}
+
+/// Reads of a set that pin a column before its grouped copy is made (the first one reads
+/// the set as it is, like a column's first read).
+const READS_TO_CLUSTER: u32 = 2;
+
+/// A grouped copy takes at most this fraction of the budget (making one briefly needs its
+/// size again).
+const MAX_CLUSTER_SHARE: usize = 4;
+
+/// Whether the cache holds a copy of `columns` of `dataset` grouped by column `c` (for
+/// `explainPlan()`; not counted as a read).
+pub(crate) fn holds_clustered(dataset: &Dataset, columns: &[String], c: usize) -> bool {
+    let key = (assembly_key(dataset, columns), c);
+    matches!(cache().clusters.get(&key), Some(Cluster::Held(..)))
+}
+
+/// What the cache holds for a read of `columns` of `dataset` (an assembled set) that pins
+/// column `c`, counting the read; a copy would take `bytes`.
+pub(crate) fn clustered(
+    dataset: &Dataset,
+    columns: &[String],
+    c: usize,
+    bytes: usize,
+) -> ClusterLookup {
+    let set = assembly_key(dataset, columns);
+    let mut cache = cache();
+    if !cache.assembled.contains_key(&set) {
+        return ClusterLookup::No;
+    }
+    let budget = budget_bytes();
+    let room = bytes <= budget / MAX_CLUSTER_SHARE
+        && cache.bytes + cache.clustered_bytes + bytes <= budget;
+    match cache.clusters.entry((set, c)).or_insert(Cluster::Reads(0)) {
+        Cluster::Held(copy, _) => ClusterLookup::Held(copy.clone()),
+        Cluster::Reads(reads) => {
+            *reads = reads.saturating_add(1);
+            match *reads >= READS_TO_CLUSTER && room {
+                true => ClusterLookup::Wanted,
+                false => ClusterLookup::No,
+            }
+        }
+    }
+}
+
+/// Keeps `copy` (of `bytes`), the copy of `columns` of `dataset` grouped by column `c`, while
+/// its set stays assembled and the budget has room; otherwise it is only used once.
+pub(crate) fn keep_clustered(
+    dataset: &Dataset,
+    columns: &[String],
+    c: usize,
+    copy: Arc<CachedColumns>,
+    bytes: usize,
+) {
+    let set = assembly_key(dataset, columns);
+    let mut cache = cache();
+    if !cache.assembled.contains_key(&set)
+        || cache.bytes + cache.clustered_bytes + bytes > budget_bytes()
+    {
+        return;
+    }
+    if let Some(Cluster::Held(_, old)) = cache.clusters.insert((set, c), Cluster::Held(copy, bytes))
+    {
+        cache.clustered_bytes -= old;
+    }
+    cache.clustered_bytes += bytes;
+}
+
+/// A fresh id for a column set (`CachedColumns::id`).
+pub(crate) fn next_set_id() -> u64 {
+    static ASSEMBLIES: AtomicU64 = AtomicU64::new(0);
+    ASSEMBLIES.fetch_add(1, Ordering::Relaxed)
 }
 
 /// The lock a fill of the table at `uri` holds.

@@ -6,6 +6,7 @@ mod branches;
 mod buffer_pool;
 mod cached_reads;
 mod clone;
+mod clustered_copy;
 mod column_cache;
 mod commit_hook;
 mod commit_note;

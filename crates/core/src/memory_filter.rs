@@ -51,6 +51,9 @@ pub(crate) struct MemoryFilter {
     /// in each column's dictionary (`None`: the column has none): segments whose dictionaries
     /// agree on those share one plan.
     keyed: Mutex<HashMap<Vec<Option<Vec<u16>>>, KeyedPlan>>,
+    /// A column the filter pins to one string (`category = 'x' AND ...`): every row it
+    /// matches holds that value, so a copy grouped by the column finds them as one run.
+    pinned: Option<String>,
 }
 
 type KeyedPlan = (SchemaRef, Arc<dyn PhysicalExpr>);
@@ -94,7 +97,9 @@ fn parse_filter(dataset: &Dataset, sql: &str) -> Option<MemoryFilter> {
     }
     let literals = string_literals(&expr);
     let range = IntRange::of(&expr);
+    let pinned = pinned_column(&expr);
     Some(MemoryFilter {
+        pinned,
         range,
         expr,
         columns,
@@ -104,6 +109,28 @@ fn parse_filter(dataset: &Dataset, sql: &str) -> Option<MemoryFilter> {
         pruned: Mutex::new(None),
         keyed: Mutex::new(HashMap::new()),
     })
+}
+
+impl MemoryFilter {
+    /// The column the filter pins to one string value, if any (see `clustered_copy`).
+    pub fn pinned_column(&self) -> Option<&str> {
+        self.pinned.as_deref()
+    }
+}
+
+/// A column that `expr`'s top-level conjunction compares for equality with a string.
+fn pinned_column(expr: &Expr) -> Option<String> {
+    let Expr::BinaryExpr(BinaryExpr { left, op, right }) = expr else {
+        return None;
+    };
+    match (op, left.as_ref(), right.as_ref()) {
+        (Operator::And, _, _) => pinned_column(left).or_else(|| pinned_column(right)),
+        (Operator::Eq, Expr::Column(c), Expr::Literal(ScalarValue::Utf8(Some(_)), _))
+        | (Operator::Eq, Expr::Literal(ScalarValue::Utf8(Some(_)), _), Expr::Column(c)) => {
+            Some(c.name.clone())
+        }
+        _ => None,
+    }
 }
 
 /// Every distinct string literal of `expr`.
@@ -381,4 +408,39 @@ fn compare_keys(expr: Expr, dictionaries: &Dictionaries) -> Result<Expr> {
         })
     })?;
     Ok(rewritten.data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pinned(sql: &str) -> Option<String> {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("a", DataType::Utf8, true),
+            Field::new("n", DataType::Int64, true),
+        ]));
+        let planner = Planner::new(schema);
+        let expr = planner.parse_filter(sql).unwrap();
+        pinned_column(&planner.optimize_expr(expr).unwrap())
+    }
+
+    #[test]
+    fn only_string_equalities_of_the_top_conjunction_pin_a_column() {
+        assert_eq!(pinned("a = 'x'").as_deref(), Some("a"));
+        assert_eq!(pinned("'x' = a").as_deref(), Some("a"));
+        assert_eq!(
+            pinned("n > 3 AND (a = 'x' AND n < 9)").as_deref(),
+            Some("a")
+        );
+        for sql in [
+            "a = 'x' OR n > 3",
+            "a <> 'x'",
+            "a IN ('x', 'y')",
+            "NOT (a = 'x')",
+            "n = 3",
+            "a IS NULL",
+        ] {
+            assert_eq!(pinned(sql), None, "{sql}");
+        }
+    }
 }

@@ -10,6 +10,7 @@ use lance::Dataset;
 use lance_index::scalar::FullTextSearchQuery;
 use lance_linalg::distance::DistanceType;
 
+use crate::cached_reads::MemoryRead;
 use crate::error::{first_line, Error, ErrorCode, Result};
 use crate::sql_text::check_single_expression;
 use crate::table::TableHandle;
@@ -170,12 +171,15 @@ impl TableHandle {
                 "PalimpsestIndexedSearch: index {index} finds the candidates as lance's plan below does; their exact distances, rows the index does not cover and the result rows come from decoded columns in memory\n{plan}"
             ));
         }
-        if crate::cached_reads::answers_from_memory(&dataset, request) {
-            return Ok(format!(
+        match crate::cached_reads::answers_from_memory(&dataset, request) {
+            Some(MemoryRead::Columns) => Ok(format!(
                 "PalimpsestColumnCache: answered from decoded columns in memory; lance's plan when they are not:\n{plan}"
-            ));
+            )),
+            Some(MemoryRead::Grouped(column)) => Ok(format!(
+                "PalimpsestColumnCache: answered from a copy of the decoded columns in memory grouped by `{column}`; lance's plan when they are not:\n{plan}"
+            )),
+            None => Ok(plan),
         }
-        Ok(plan)
     }
 }
 

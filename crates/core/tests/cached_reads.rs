@@ -735,3 +735,112 @@ async fn long_runs_of_matches_are_sliced_and_map_the_cache_mid_page() {
         .unwrap();
     check_filters(&table, &filters, 2, true).await;
 }
+
+/// A filter that pins a low-cardinality string column to one value reads, from the column
+/// set's second such read from memory on, a copy grouped by that column: the same rows in
+/// the same order as lance (windows, row ids, nulls, two fragments, deletions), with the
+/// value's rows now one run per fragment whose text maps the copy instead of being gathered.
+#[tokio::test]
+async fn reads_pinning_a_string_column_use_a_copy_grouped_by_it() {
+    let batch = |from: i64, to: i64| {
+        RecordBatch::try_from_iter(vec![
+            (
+                "id",
+                Arc::new(Int64Array::from_iter_values(from..to)) as ArrayRef,
+            ),
+            (
+                "text",
+                Arc::new(StringArray::from_iter_values((from..to).map(|i| {
+                    format!("text of row {i} {}", "y".repeat((i % 7) as usize))
+                }))),
+            ),
+            (
+                // Five labels, and a null every 13th row.
+                "label",
+                Arc::new(StringArray::from_iter(
+                    (from..to).map(|i| (i % 13 != 0).then(|| format!("l{}", i % 5))),
+                )),
+            ),
+        ])
+        .unwrap()
+    };
+    let (_dir, table) = table_of("grouped", batch(0, 150_000)).await;
+    table
+        .add(
+            vec![batch(150_000, 220_000)],
+            AddMode::Append,
+            &CommitNote::default(),
+        )
+        .await
+        .unwrap();
+    let filters = [
+        "label = 'l3'",
+        "label = 'l3' AND id >= 1000 AND id < 200000",
+        "'l1' = label",
+        "label = 'l4' AND text <> 'text of row 4 yyyy'",
+        // Not pinned (rows of several labels): read from the columns as they are.
+        "label = 'l2' OR id < 10",
+    ];
+    // Rounds: through lance; columns kept; the copy made; the copy read.
+    check_filters(&table, &filters, 4, true).await;
+    for (filter, columns, offset, limit) in [
+        (filters[0], None, 100, 5000),
+        // Across the two fragments' runs.
+        (filters[0], None, 27_000, 10_000),
+        (
+            filters[1],
+            Some(vec!["text".to_string(), "id".to_string()]),
+            5,
+            40_000,
+        ),
+    ] {
+        for _ in 0..3 {
+            let request = QueryRequest {
+                filter: Some(filter.to_string()),
+                columns: columns.clone(),
+                with_row_id: columns.is_some(),
+                offset: Some(offset),
+                limit: Some(limit),
+                ..Default::default()
+            };
+            let (cached, lance) = both(&table, &request).await;
+            assert!(lance.num_rows() > 0, "{filter} matches rows");
+            assert_eq!(cached, lance, "{filter} offset {offset} limit {limit}");
+        }
+    }
+    let request = QueryRequest {
+        filter: Some(filters[0].to_string()),
+        ..Default::default()
+    };
+    let got = table.query(&request).await.unwrap();
+    assert_eq!(got.len(), 2, "one run per fragment");
+    let text = got[0]
+        .column(1)
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap();
+    assert_eq!(text.value(0), "text of row 3 yyy");
+    let line = mapping_holding(text.values().as_ptr() as usize).expect("the text is mapped");
+    assert!(
+        line.contains("memfd:palimpsest-column") && line.split_whitespace().nth(1) == Some("rw-p"),
+        "the value's text maps the grouped copy copy-on-write: {line}"
+    );
+    let plan = table.explain_plan(&request, false).await.unwrap();
+    assert!(plan.contains("grouped by `label`"), "{plan}");
+    let other = QueryRequest {
+        filter: Some(filters[4].to_string()),
+        ..Default::default()
+    };
+    let plan = table.explain_plan(&other, false).await.unwrap();
+    assert!(plan.contains("from decoded columns in memory;"), "{plan}");
+    // A new version (deleted rows inside the runs, one at a fragment's first l3 row) makes
+    // its own copy.
+    table
+        .delete(
+            "id = 3 OR id = 150003 OR id % 1000 = 8",
+            &CommitNote::default(),
+        )
+        .await
+        .unwrap();
+    check_filters(&table, &filters, 3, true).await;
+}

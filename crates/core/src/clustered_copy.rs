@@ -1,0 +1,173 @@
+//! Copies of cached column sets with each fragment's live rows grouped by the value of one
+//! low-cardinality string column.
+//!
+//! A filter that pins such a column to one value (`split = 'train' AND ...`) matches rows
+//! scattered over the whole table, which a read gathers one by one: for a tenth of a 1M-row
+//! table, millions of short string copies per call. In the grouped copy those rows are one
+//! run per fragment, returned as slices of it (mapped, not copied, when large). Rows keep
+//! their order within a group, so the read returns what it returns from the columns as they
+//! are, in the same order.
+//!
+//! Repeated reads of one value of a column (a data split, a label) are what AI data loading
+//! does; the copy is made on a set's second such read, counted against the cache's budget
+//! beside the columns it copies, and is the first thing dropped when the budget needs room.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_array::Array;
+use rayon::prelude::*;
+
+use crate::column_cache::{self, CachedColumns, Chunk, ClusterLookup, Segment};
+use crate::error::Result;
+use crate::row_gather::Picks;
+
+/// Rows per segment of a grouped copy: a value's run spans few segments, and a filter still
+/// evaluates segments on every core.
+const SEGMENT_ROWS: usize = 262_144;
+
+/// Sets with fewer rows are gathered fast enough as they are.
+const MIN_ROWS: usize = 65_536;
+
+/// The copy of `cached` (columns `columns` of `dataset`) grouped by column `c`, when the
+/// cache holds one or this read is the one to make it; `None` to read `cached` itself.
+pub(crate) fn for_read(
+    dataset: &lance::Dataset,
+    columns: &[String],
+    cached: &CachedColumns,
+    c: usize,
+) -> Result<Option<Arc<CachedColumns>>> {
+    let rows: usize = cached.segments.iter().map(|s| s.rows).sum();
+    let keyed = cached.segments.iter().all(|s| s.columns[c].keys.is_some());
+    if rows < MIN_ROWS || !keyed {
+        return Ok(None);
+    }
+    let bytes = live_bytes(cached);
+    match column_cache::clustered(dataset, columns, c, bytes) {
+        ClusterLookup::Held(copy) => Ok(Some(copy)),
+        ClusterLookup::No => Ok(None),
+        ClusterLookup::Wanted => {
+            let Some(copy) = group(cached, c)? else {
+                return Ok(None);
+            };
+            let copy = Arc::new(copy);
+            column_cache::keep_clustered(dataset, columns, c, copy.clone(), live_bytes(&copy));
+            Ok(Some(copy))
+        }
+    }
+}
+
+/// The bytes of the rows `cached`'s segments cover (an estimate of a copy of them).
+fn live_bytes(cached: &CachedColumns) -> usize {
+    cached
+        .segments
+        .iter()
+        .flat_map(|s| &s.columns)
+        .map(|c| {
+            let keys = c.keys.as_ref().map_or(0, |(k, _)| k.len() * 2);
+            c.values.to_data().get_slice_memory_size().unwrap_or(0) + keys
+        })
+        .sum()
+}
+
+/// `cached` with each fragment's live rows grouped by column `c`'s value (groups in order of
+/// first appearance, rows in order within a group); `None` when a segment has no keys.
+pub(crate) fn group(cached: &CachedColumns, c: usize) -> Result<Option<CachedColumns>> {
+    // Consecutive segments of one fragment.
+    let mut fragments: Vec<std::ops::Range<usize>> = Vec::new();
+    for (s, segment) in cached.segments.iter().enumerate() {
+        match fragments.last_mut() {
+            Some(last) if cached.segments[last.start].fragment == segment.fragment => {
+                last.end = s + 1
+            }
+            _ => fragments.push(s..s + 1),
+        }
+    }
+    let grouped: Vec<Option<Vec<Segment>>> = fragments
+        .into_par_iter()
+        .map(|range| group_fragment(cached, range, c))
+        .collect::<Result<_>>()?;
+    let Some(grouped) = grouped.into_iter().collect::<Option<Vec<_>>>() else {
+        return Ok(None);
+    };
+    Ok(Some(CachedColumns {
+        id: column_cache::next_set_id(),
+        schema: cached.schema.clone(),
+        segments: grouped.into_iter().flatten().collect(),
+    }))
+}
+
+/// Segments `range` (one fragment's) grouped by column `c`.
+fn group_fragment(
+    cached: &CachedColumns,
+    range: std::ops::Range<usize>,
+    c: usize,
+) -> Result<Option<Vec<Segment>>> {
+    // Each segment's keys index a dictionary of its own: groups are by the value itself,
+    // with nulls a group of their own.
+    let mut groups: HashMap<Option<&str>, usize> = HashMap::new();
+    // Per group, per segment of the range: its live rows in that group, ascending.
+    let mut rows: Vec<Vec<Vec<u32>>> = Vec::new();
+    for (i, s) in range.clone().enumerate() {
+        let segment = &cached.segments[s];
+        let Some((keys, dictionary)) = &segment.columns[c].keys else {
+            return Ok(None);
+        };
+        let mut group_of_key = Vec::with_capacity(dictionary.len());
+        for k in 0..dictionary.len() {
+            let next = groups.len();
+            group_of_key.push(*groups.entry(Some(dictionary.value(k))).or_insert(next));
+        }
+        let null_group = match keys.null_count() {
+            0 => usize::MAX,
+            _ => {
+                let next = groups.len();
+                *groups.entry(None).or_insert(next)
+            }
+        };
+        rows.resize_with(groups.len(), || vec![Vec::new(); range.len()]);
+        let live = |r: usize| segment.live.as_ref().is_none_or(|l| l.value(r));
+        for r in (0..segment.rows).filter(|r| live(*r)) {
+            let group = match keys.is_valid(r) {
+                true => group_of_key[keys.value(r) as usize],
+                false => null_group,
+            };
+            rows[group][i].push(r as u32);
+        }
+    }
+    let mut picks = Picks::default();
+    let width = cached.schema.fields().len();
+    for group in rows {
+        for (i, picked) in group.into_iter().enumerate() {
+            let s = range.start + i;
+            let keys = cached.segments[s].columns[..width]
+                .iter()
+                .map(|chunk| chunk.keys.clone())
+                .collect();
+            picks.push(cached.batch(s)?, picked, keys);
+        }
+    }
+    let fragment = cached.segments[range.start].fragment;
+    let Some(batch) = picks.gather()? else {
+        return Ok(Some(Vec::new()));
+    };
+    let segments = (0..batch.num_rows())
+        .step_by(SEGMENT_ROWS)
+        .map(|start| {
+            let rows = SEGMENT_ROWS.min(batch.num_rows() - start);
+            Segment {
+                columns: batch
+                    .columns()
+                    .iter()
+                    .map(|a| Chunk::new(&a.slice(start, rows)))
+                    .collect(),
+                rows,
+                live: None,
+                // Rows of the fragment in another order: no physical offset to point at.
+                fragment,
+                start: 0,
+            }
+        })
+        .collect();
+    Ok(Some(segments))
+}
