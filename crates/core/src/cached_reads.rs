@@ -109,7 +109,7 @@ pub(crate) async fn query(
     // A filter pinning a string column to one value reads the copy grouped by it, if any.
     let pinned = filter.as_ref().and_then(|f| f.pinned_column());
     if let Some(c) = pinned.and_then(|name| needed.iter().position(|n| n == name)) {
-        if let Some(grouped) = clustered_copy::for_read(dataset, &needed, &cached, c)? {
+        if let Some(grouped) = clustered_copy::for_read(dataset, &needed, &cached, c) {
             cached = grouped;
         }
     }

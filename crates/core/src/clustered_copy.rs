@@ -36,23 +36,25 @@ pub(crate) fn for_read(
     columns: &[String],
     cached: &CachedColumns,
     c: usize,
-) -> Result<Option<Arc<CachedColumns>>> {
+) -> Option<Arc<CachedColumns>> {
     let rows: usize = cached.segments.iter().map(|s| s.rows).sum();
     let keyed = cached.segments.iter().all(|s| s.columns[c].keys.is_some());
     if rows < MIN_ROWS || !keyed {
-        return Ok(None);
+        return None;
     }
     let bytes = live_bytes(cached);
     match column_cache::clustered(dataset, columns, c, bytes) {
-        ClusterLookup::Held(copy) => Ok(Some(copy)),
-        ClusterLookup::No => Ok(None),
+        ClusterLookup::Held(copy) => Some(copy),
+        ClusterLookup::No => None,
         ClusterLookup::Wanted => {
-            let Some(copy) = group(cached, c)? else {
-                return Ok(None);
+            // A copy that cannot be made (a fragment's strings past 32-bit offsets) is not
+            // an error of the read: it reads the columns as they are.
+            let Ok(Some(copy)) = group(cached, c) else {
+                return None;
             };
             let copy = Arc::new(copy);
             column_cache::keep_clustered(dataset, columns, c, copy.clone(), live_bytes(&copy));
-            Ok(Some(copy))
+            Some(copy)
         }
     }
 }

@@ -249,6 +249,8 @@ struct Cache {
 
 enum Cluster {
     Reads(u32),
+    /// A read is making the copy (or failed to: the set is then read as it is).
+    Making,
     Held(Arc<CachedColumns>, usize),
 }
 
@@ -257,7 +259,7 @@ pub(crate) enum ClusterLookup {
     /// The set's copy grouped by that column.
     Held(Arc<CachedColumns>),
     /// Nothing yet, but a copy of `bytes` would fit beside the cache's columns: this is the
-    /// set's second such read, and the caller may make one (`keep_clustered`).
+    /// set's second such read, and the caller is to make one (`keep_clustered`).
     Wanted,
     /// Nothing, and none to make now.
     No,
@@ -816,14 +818,18 @@ pub(crate) fn clustered(
     let budget = budget_bytes();
     let room = bytes <= budget / MAX_CLUSTER_SHARE
         && cache.bytes + cache.clustered_bytes + bytes <= budget;
-    match cache.clusters.entry((set, c)).or_insert(Cluster::Reads(0)) {
+    let cluster = cache.clusters.entry((set, c)).or_insert(Cluster::Reads(0));
+    match cluster {
         Cluster::Held(copy, _) => ClusterLookup::Held(copy.clone()),
+        Cluster::Making => ClusterLookup::No,
         Cluster::Reads(reads) => {
             *reads = reads.saturating_add(1);
-            match *reads >= READS_TO_CLUSTER && room {
-                true => ClusterLookup::Wanted,
-                false => ClusterLookup::No,
+            if *reads >= READS_TO_CLUSTER && room {
+                // One read makes it; the others meanwhile read the set as it is.
+                *cluster = Cluster::Making;
+                return ClusterLookup::Wanted;
             }
+            ClusterLookup::No
         }
     }
 }

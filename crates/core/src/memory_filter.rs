@@ -356,12 +356,29 @@ impl PruningStatistics for Bounds<'_> {
         None
     }
 
+    /// `false` for segments whose dictionary of `column` holds none of `values` (so
+    /// `column = 'x'` or `IN (...)` cannot match them); unknown otherwise. A segment's
+    /// dictionary is its chunk's, which holds every value of the segment.
+    #[allow(clippy::mutable_key_type)] // DataFusion's signature
     fn contained(
         &self,
-        _column: &Column,
-        _values: &std::collections::HashSet<ScalarValue>,
+        column: &Column,
+        values: &std::collections::HashSet<ScalarValue>,
     ) -> Option<BooleanArray> {
-        None
+        let at = self.0.schema.index_of(&column.name).ok()?;
+        let texts = values
+            .iter()
+            .map(|v| match v {
+                ScalarValue::Utf8(Some(text)) => Some(text.as_str()),
+                _ => None,
+            })
+            .collect::<Option<Vec<&str>>>()?;
+        let segments = self.0.segments.iter().map(|s| {
+            let (_, dictionary) = s.columns[at].keys.as_ref()?;
+            let absent = texts.iter().all(|t| key_in(dictionary, t) == u16::MAX);
+            absent.then_some(false)
+        });
+        Some(segments.collect())
     }
 }
 
