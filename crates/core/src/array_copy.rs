@@ -11,6 +11,7 @@ use rayon::prelude::*;
 
 use crate::buffer_pool;
 use crate::error::Result;
+use crate::row_gather;
 use crate::shared_memory;
 
 /// A copy of `array` in buffers of its own (so users can never write into the cache's).
@@ -49,11 +50,15 @@ fn copy_data(data: &ArrayData, copy_bytes: &dyn Fn(&[u8]) -> Buffer) -> ArrayDat
         DataType::Utf8 | DataType::Binary => {
             let offsets: &[i32] = &data.buffers()[0].typed_data::<i32>()[offset..offset + len + 1];
             let (first, last) = (offsets[0], offsets[len]);
-            let rebased: Vec<i32> = offsets.iter().map(|o| o - first).collect();
+            // Recycled memory when large, like gathered offsets: a fresh allocation per
+            // result would fault in new pages on every read.
+            let rebased = row_gather::output(offsets.len() * 4, |out| {
+                for (to, o) in out.chunks_exact_mut(4).zip(offsets) {
+                    to.copy_from_slice(&(o - first).to_ne_bytes());
+                }
+            });
             let values = &data.buffers()[1].as_slice()[first as usize..last as usize];
-            builder
-                .add_buffer(Buffer::from_vec(rebased))
-                .add_buffer(copy_bytes(values))
+            builder.add_buffer(rebased).add_buffer(copy_bytes(values))
         }
         _ => {
             // Other layouts: arrow's generic copy.

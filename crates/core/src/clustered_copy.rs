@@ -13,6 +13,7 @@
 //! beside the columns it copies, and is the first thing dropped when the budget needs room.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::Arc;
 
 use arrow_array::Array;
@@ -42,19 +43,19 @@ pub(crate) fn for_read(
     if rows < MIN_ROWS || !keyed {
         return None;
     }
-    let bytes = live_bytes(cached);
-    match column_cache::clustered(dataset, columns, c, bytes) {
+    match column_cache::clustered(dataset, columns, c, || live_bytes(cached)) {
         ClusterLookup::Held(copy) => Some(copy),
         ClusterLookup::No => None,
         ClusterLookup::Wanted => {
-            // A copy that cannot be made (a fragment's strings past 32-bit offsets) is not
-            // an error of the read: it reads the columns as they are.
-            let Ok(Some(copy)) = group(cached, c) else {
-                return None;
-            };
-            let copy = Arc::new(copy);
-            column_cache::keep_clustered(dataset, columns, c, copy.clone(), live_bytes(&copy));
-            Some(copy)
+            // A copy that cannot be made (too many values, a fragment's strings past 32-bit
+            // offsets) is not an error of the read: it reads the columns as they are.
+            let made = group(cached, c).ok().flatten().map(|copy| {
+                let bytes = live_bytes(&copy);
+                (Arc::new(copy), bytes)
+            });
+            let copy = made.as_ref().map(|(copy, _)| copy.clone());
+            column_cache::settle_clustered(dataset, columns, c, made);
+            copy
         }
     }
 }
@@ -73,10 +74,11 @@ fn live_bytes(cached: &CachedColumns) -> usize {
 }
 
 /// `cached` with each fragment's live rows grouped by column `c`'s value (groups in order of
-/// first appearance, rows in order within a group); `None` when a segment has no keys.
+/// first appearance, rows in order within a group); `None` when a segment has no keys or a
+/// fragment more than `MAX_GROUPS` values.
 pub(crate) fn group(cached: &CachedColumns, c: usize) -> Result<Option<CachedColumns>> {
     // Consecutive segments of one fragment.
-    let mut fragments: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut fragments: Vec<Range<usize>> = Vec::new();
     for (s, segment) in cached.segments.iter().enumerate() {
         match fragments.last_mut() {
             Some(last) if cached.segments[last.start].fragment == segment.fragment => {
@@ -99,17 +101,22 @@ pub(crate) fn group(cached: &CachedColumns, c: usize) -> Result<Option<CachedCol
     }))
 }
 
+/// Most distinct values of the column in one fragment: a column with more is no split or
+/// label, and its copy would be gathered from too many pieces.
+const MAX_GROUPS: usize = 256;
+
 /// Segments `range` (one fragment's) grouped by column `c`.
 fn group_fragment(
     cached: &CachedColumns,
-    range: std::ops::Range<usize>,
+    range: Range<usize>,
     c: usize,
 ) -> Result<Option<Vec<Segment>>> {
     // Each segment's keys index a dictionary of its own: groups are by the value itself,
     // with nulls a group of their own.
     let mut groups: HashMap<Option<&str>, usize> = HashMap::new();
-    // Per group, per segment of the range: its live rows in that group, ascending.
-    let mut rows: Vec<Vec<Vec<u32>>> = Vec::new();
+    // Per group: the segments (index in `range`) holding its live rows, with those rows
+    // in ascending order.
+    let mut rows: Vec<Vec<(usize, Vec<u32>)>> = Vec::new();
     for (i, s) in range.clone().enumerate() {
         let segment = &cached.segments[s];
         let Some((keys, dictionary)) = &segment.columns[c].keys else {
@@ -127,27 +134,37 @@ fn group_fragment(
                 *groups.entry(None).or_insert(next)
             }
         };
-        rows.resize_with(groups.len(), || vec![Vec::new(); range.len()]);
+        if groups.len() > MAX_GROUPS {
+            return Ok(None);
+        }
+        rows.resize_with(groups.len(), Vec::new);
         let live = |r: usize| segment.live.as_ref().is_none_or(|l| l.value(r));
         for r in (0..segment.rows).filter(|r| live(*r)) {
             let group = match keys.is_valid(r) {
                 true => group_of_key[keys.value(r) as usize],
                 false => null_group,
             };
-            rows[group][i].push(r as u32);
+            match rows[group].last_mut() {
+                Some((at, picked)) if *at == i => picked.push(r as u32),
+                _ => rows[group].push((i, vec![r as u32])),
+            }
         }
     }
-    let mut picks = Picks::default();
     let width = cached.schema.fields().len();
-    for group in rows {
-        for (i, picked) in group.into_iter().enumerate() {
-            let s = range.start + i;
-            let keys = cached.segments[s].columns[..width]
-                .iter()
-                .map(|chunk| chunk.keys.clone())
-                .collect();
-            picks.push(cached.batch(s)?, picked, keys);
-        }
+    let batches = range
+        .clone()
+        .map(|s| cached.batch(s))
+        .collect::<Result<Vec<_>>>()?;
+    let keys: Vec<Vec<_>> = range
+        .clone()
+        .map(|s| {
+            let columns = &cached.segments[s].columns[..width];
+            columns.iter().map(|chunk| chunk.keys.clone()).collect()
+        })
+        .collect();
+    let mut picks = Picks::default();
+    for (i, picked) in rows.into_iter().flatten() {
+        picks.push(batches[i].clone(), picked, keys[i].clone());
     }
     let fragment = cached.segments[range.start].fragment;
     let Some(batch) = picks.gather()? else {

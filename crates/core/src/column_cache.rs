@@ -243,23 +243,35 @@ struct Cache {
     /// (`clustered_copy`), or how many reads pinning the column it has had. They go when
     /// their set goes, and first when the budget needs room.
     clusters: HashMap<(AssemblyKey, usize), Cluster>,
-    /// Bytes the grouped copies hold, counted against the budget beside `bytes`.
+    /// Bytes the grouped copies hold or reserve, counted against the budget beside `bytes`.
     clustered_bytes: usize,
 }
 
 enum Cluster {
     Reads(u32),
-    /// A read is making the copy (or failed to: the set is then read as it is).
-    Making,
+    /// A read is making the copy; the bytes it will take are reserved meanwhile.
+    Making(usize),
     Held(Arc<CachedColumns>, usize),
+    /// The copy could not be made or kept: the set is read as it is.
+    Declined,
+}
+
+impl Cluster {
+    /// Bytes it holds or reserves.
+    fn bytes(&self) -> usize {
+        match self {
+            Cluster::Making(bytes) | Cluster::Held(_, bytes) => *bytes,
+            Cluster::Reads(_) | Cluster::Declined => 0,
+        }
+    }
 }
 
 /// What the cache has for a read of an assembled set that pins one of its string columns.
 pub(crate) enum ClusterLookup {
     /// The set's copy grouped by that column.
     Held(Arc<CachedColumns>),
-    /// Nothing yet, but a copy of `bytes` would fit beside the cache's columns: this is the
-    /// set's second such read, and the caller is to make one (`keep_clustered`).
+    /// Nothing yet, but a copy would fit beside the cache's columns: this is the set's
+    /// second such read, and the caller is to make one (`settle_clustered`).
     Wanted,
     /// Nothing, and none to make now.
     No,
@@ -377,8 +389,8 @@ impl Cache {
         let mut freed = 0;
         self.clusters.retain(|(set, _), cluster| {
             let keep = assembled.contains_key(set);
-            if let (false, Cluster::Held(_, bytes)) = (keep, &cluster) {
-                freed += *bytes;
+            if !keep {
+                freed += cluster.bytes();
             }
             keep
         });
@@ -791,8 +803,8 @@ pub(crate) async fn load(
 /// the set as it is, like a column's first read).
 const READS_TO_CLUSTER: u32 = 2;
 
-/// A grouped copy takes at most this fraction of the budget (making one briefly needs its
-/// size again).
+/// A grouped copy takes at most a quarter of the budget (making one briefly needs its size
+/// again).
 const MAX_CLUSTER_SHARE: usize = 4;
 
 /// Whether the cache holds a copy of `columns` of `dataset` grouped by column `c` (for
@@ -803,58 +815,69 @@ pub(crate) fn holds_clustered(dataset: &Dataset, columns: &[String], c: usize) -
 }
 
 /// What the cache holds for a read of `columns` of `dataset` (an assembled set) that pins
-/// column `c`, counting the read; a copy would take `bytes`.
+/// column `c`, counting the read; a copy would take `bytes()`.
 pub(crate) fn clustered(
     dataset: &Dataset,
     columns: &[String],
     c: usize,
-    bytes: usize,
+    bytes: impl FnOnce() -> usize,
 ) -> ClusterLookup {
     let set = assembly_key(dataset, columns);
-    let mut cache = cache();
+    let mut guard = cache();
+    let cache = &mut *guard;
     if !cache.assembled.contains_key(&set) {
         return ClusterLookup::No;
     }
-    let budget = budget_bytes();
-    let room = bytes <= budget / MAX_CLUSTER_SHARE
-        && cache.bytes + cache.clustered_bytes + bytes <= budget;
     let cluster = cache.clusters.entry((set, c)).or_insert(Cluster::Reads(0));
-    match cluster {
-        Cluster::Held(copy, _) => ClusterLookup::Held(copy.clone()),
-        Cluster::Making => ClusterLookup::No,
-        Cluster::Reads(reads) => {
-            *reads = reads.saturating_add(1);
-            if *reads >= READS_TO_CLUSTER && room {
-                // One read makes it; the others meanwhile read the set as it is.
-                *cluster = Cluster::Making;
-                return ClusterLookup::Wanted;
-            }
-            ClusterLookup::No
-        }
+    let Cluster::Reads(reads) = cluster else {
+        return match cluster {
+            Cluster::Held(copy, _) => ClusterLookup::Held(copy.clone()),
+            _ => ClusterLookup::No,
+        };
+    };
+    *reads = reads.saturating_add(1);
+    if *reads < READS_TO_CLUSTER {
+        return ClusterLookup::No;
     }
+    let bytes = bytes();
+    let budget = budget_bytes();
+    if bytes > budget / MAX_CLUSTER_SHARE || cache.bytes + cache.clustered_bytes + bytes > budget {
+        // Asked again on the next read: columns may have gone meanwhile.
+        return ClusterLookup::No;
+    }
+    // One read makes it; the others meanwhile read the set as it is.
+    *cluster = Cluster::Making(bytes);
+    cache.clustered_bytes += bytes;
+    ClusterLookup::Wanted
 }
 
-/// Keeps `copy` (of `bytes`), the copy of `columns` of `dataset` grouped by column `c`, while
-/// its set stays assembled and the budget has room; otherwise it is only used once.
-pub(crate) fn keep_clustered(
+/// Ends the making of the copy of `columns` of `dataset` grouped by column `c`: keeps `made`
+/// (the copy and its bytes) while its set stays assembled and the budget has room; when it
+/// could not be made or kept, the set is read as it is from then on.
+pub(crate) fn settle_clustered(
     dataset: &Dataset,
     columns: &[String],
     c: usize,
-    copy: Arc<CachedColumns>,
-    bytes: usize,
+    made: Option<(Arc<CachedColumns>, usize)>,
 ) {
     let set = assembly_key(dataset, columns);
-    let mut cache = cache();
-    if !cache.assembled.contains_key(&set)
-        || cache.bytes + cache.clustered_bytes + bytes > budget_bytes()
-    {
+    let mut guard = cache();
+    let cache = &mut *guard;
+    // Gone with its set meanwhile, or dropped for room: nothing to settle.
+    let Some(cluster) = cache.clusters.get_mut(&(set, c)) else {
         return;
-    }
-    if let Some(Cluster::Held(_, old)) = cache.clusters.insert((set, c), Cluster::Held(copy, bytes))
-    {
-        cache.clustered_bytes -= old;
-    }
-    cache.clustered_bytes += bytes;
+    };
+    let Cluster::Making(reserved) = *cluster else {
+        return;
+    };
+    cache.clustered_bytes -= reserved;
+    *cluster = match made {
+        Some((copy, bytes)) if cache.bytes + cache.clustered_bytes + bytes <= budget_bytes() => {
+            cache.clustered_bytes += bytes;
+            Cluster::Held(copy, bytes)
+        }
+        _ => Cluster::Declined,
+    };
 }
 
 /// A fresh id for a column set (`CachedColumns::id`).

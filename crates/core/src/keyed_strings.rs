@@ -46,10 +46,21 @@ pub(crate) fn gather_by_key(
     picks: &[&[u32]],
     rows: usize,
 ) -> Option<(Buffer, Buffer)> {
-    let slots: Vec<Slots> = keys
-        .iter()
-        .map(|(_, dictionary)| slots_of(dictionary))
-        .collect::<Option<_>>()?;
+    // Parts cut from one chunk share its dictionary: its slots are made once.
+    let mut made: Vec<(*const i32, Slots)> = Vec::new();
+    let mut slot_of_part = Vec::with_capacity(keys.len());
+    for (_, dictionary) in keys {
+        let id = dictionary.offsets().as_ptr();
+        let at = match made.iter().rposition(|(made, _)| *made == id) {
+            Some(at) => at,
+            None => {
+                made.push((id, slots_of(dictionary)?));
+                made.len() - 1
+            }
+        };
+        slot_of_part.push(at);
+    }
+    let slots: Vec<&Slots> = slot_of_part.iter().map(|at| &made[*at].1).collect();
     // The picked rows' keys, `None` for a null row (an empty value).
     let key_at = |keys: &UInt16Array, r: usize| (!keys.is_null(r)).then(|| keys.value(r) as usize);
     let mut end = 0i64;
@@ -78,7 +89,7 @@ pub(crate) fn gather_by_key(
         let work: Vec<(&mut [u8], &UInt16Array, &Slots, &[u32])> = split_at_starts(out, &starts)
             .into_iter()
             .zip(keys.iter().zip(&slots).zip(picks))
-            .map(|(out, ((keys, slots), rows))| (out, &keys.0, slots, *rows))
+            .map(|(out, ((keys, slots), rows))| (out, &keys.0, *slots, *rows))
             .collect();
         for_each_part(work, rows, |(out, keys, slots, rows)| {
             let mut at = 0;

@@ -761,6 +761,13 @@ async fn reads_pinning_a_string_column_use_a_copy_grouped_by_it() {
                     (from..to).map(|i| (i % 13 != 0).then(|| format!("l{}", i % 5))),
                 )),
             ),
+            (
+                // 1,000 values: keyed in the cache, too many to group by.
+                "bucket",
+                Arc::new(StringArray::from_iter_values(
+                    (from..to).map(|i| format!("b{}", i % 1000)),
+                )),
+            ),
         ])
         .unwrap()
     };
@@ -780,6 +787,8 @@ async fn reads_pinning_a_string_column_use_a_copy_grouped_by_it() {
         "label = 'l4' AND text <> 'text of row 4 yyyy'",
         // Not pinned (rows of several labels): read from the columns as they are.
         "label = 'l2' OR id < 10",
+        // Pinned, but to a column with too many values to group by.
+        "bucket = 'b7'",
     ];
     // Rounds: through lance; columns kept; the copy made; the copy read.
     check_filters(&table, &filters, 4, true).await;
@@ -832,6 +841,12 @@ async fn reads_pinning_a_string_column_use_a_copy_grouped_by_it() {
         ..Default::default()
     };
     let plan = table.explain_plan(&other, false).await.unwrap();
+    assert!(plan.contains("from decoded columns in memory;"), "{plan}");
+    let many = QueryRequest {
+        filter: Some(filters[5].to_string()),
+        ..Default::default()
+    };
+    let plan = table.explain_plan(&many, false).await.unwrap();
     assert!(plan.contains("from decoded columns in memory;"), "{plan}");
     // A new version (deleted rows inside the runs, one at a fragment's first l3 row) makes
     // its own copy.
