@@ -66,6 +66,14 @@ struct PlainRead {
     needed: Vec<String>,
 }
 
+impl PlainRead {
+    /// The index in `needed` of the string column the filter pins to one value, if any.
+    fn pinned(&self) -> Option<usize> {
+        let name = self.filter.as_ref()?.pinned_column()?;
+        self.needed.iter().position(|n| n == name)
+    }
+}
+
 /// `None` for searches, unknown columns and filters this module leaves to lance.
 fn plan_read(dataset: &Dataset, request: &QueryRequest) -> Option<PlainRead> {
     if request.vector.is_some() || request.full_text.is_some() {
@@ -89,14 +97,15 @@ pub(crate) async fn query(
     dataset: &Dataset,
     request: &QueryRequest,
 ) -> Result<Option<Vec<RecordBatch>>> {
-    let Some(PlainRead {
+    let Some(read) = plan_read(dataset, request) else {
+        return Ok(None);
+    };
+    let pinned = read.pinned();
+    let PlainRead {
         output,
         filter,
         needed,
-    }) = plan_read(dataset, request)
-    else {
-        return Ok(None);
-    };
+    } = read;
     // A bounded read decodes little through lance; decode whole columns only for reads that
     // need them whole.
     let bounded = request.limit.is_some() || request.offset.is_some();
@@ -107,8 +116,7 @@ pub(crate) async fn query(
         return Ok(None);
     };
     // A filter pinning a string column to one value reads the copy grouped by it, if any.
-    let pinned = filter.as_ref().and_then(|f| f.pinned_column());
-    if let Some(c) = pinned.and_then(|name| needed.iter().position(|n| n == name)) {
+    if let Some(c) = pinned {
         if let Some(grouped) = clustered_copy::for_read(dataset, &needed, &cached, c) {
             cached = grouped;
         }
@@ -330,15 +338,11 @@ pub(crate) fn answers_from_memory(dataset: &Dataset, request: &QueryRequest) -> 
     if !column_cache::all_cached(dataset, &read.needed) {
         return None;
     }
-    let pinned = read.filter.as_ref().and_then(|f| f.pinned_column());
-    let grouped = pinned.filter(|name| {
-        read.needed
-            .iter()
-            .position(|n| n == name)
-            .is_some_and(|c| column_cache::holds_clustered(dataset, &read.needed, c))
-    });
+    let grouped = read
+        .pinned()
+        .filter(|c| column_cache::holds_clustered(dataset, &read.needed, *c));
     Some(match grouped {
-        Some(name) => MemoryRead::Grouped(name.to_string()),
+        Some(c) => MemoryRead::Grouped(read.needed[c].clone()),
         None => MemoryRead::Columns,
     })
 }
@@ -358,7 +362,13 @@ const AT_ONCE_BYTES: usize = 128 << 20;
 /// Whether `query` answers `request` from memory alone, touching at most `AT_ONCE_BYTES`:
 /// then handing it to another thread and back would cost more than the read.
 pub(crate) fn answers_at_once(dataset: &Dataset, request: &QueryRequest) -> bool {
-    plan_read(dataset, request).is_some_and(|read| at_once(dataset, &read.needed))
+    plan_read(dataset, request).is_some_and(|read| {
+        // The read that makes a grouped copy copies the columns: it goes to a worker.
+        let makes_copy = read
+            .pinned()
+            .is_some_and(|c| column_cache::next_read_makes_cluster(dataset, &read.needed, c));
+        at_once(dataset, &read.needed) && !makes_copy
+    })
 }
 
 /// Whether `count` answers `sql` from memory alone, touching at most `AT_ONCE_BYTES`.

@@ -814,6 +814,17 @@ pub(crate) fn holds_clustered(dataset: &Dataset, columns: &[String], c: usize) -
     matches!(cache().clusters.get(&key), Some(Cluster::Held(..)))
 }
 
+/// Whether the next read of `columns` of `dataset` pinning column `c` may make its grouped
+/// copy (not counted as a read).
+pub(crate) fn next_read_makes_cluster(dataset: &Dataset, columns: &[String], c: usize) -> bool {
+    let key = (assembly_key(dataset, columns), c);
+    match cache().clusters.get(&key) {
+        Some(Cluster::Reads(reads)) => reads.saturating_add(1) >= READS_TO_CLUSTER,
+        Some(_) => false,
+        None => READS_TO_CLUSTER <= 1,
+    }
+}
+
 /// What the cache holds for a read of `columns` of `dataset` (an assembled set) that pins
 /// column `c`, counting the read; a copy would take `bytes()`.
 pub(crate) fn clustered(

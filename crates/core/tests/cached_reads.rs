@@ -790,8 +790,25 @@ async fn reads_pinning_a_string_column_use_a_copy_grouped_by_it() {
         // Pinned, but to a column with too many values to group by.
         "bucket = 'b7'",
     ];
-    // Rounds: through lance; columns kept; the copy made; the copy read.
-    check_filters(&table, &filters, 4, true).await;
+    // Through lance; columns kept; the copy made, not on the caller's thread (the read at
+    // once declines it); the copy read, at once too.
+    let request = QueryRequest {
+        filter: Some(filters[0].to_string()),
+        ..Default::default()
+    };
+    let (_, lance) = both(&table, &request).await;
+    table.query(&request).await.unwrap();
+    assert!(table.query_at_once(&request).is_none(), "makes the copy");
+    table.query(&request).await.unwrap();
+    let at_once = table
+        .query_at_once(&request)
+        .expect("read from the copy at once");
+    let schema = lance.schema();
+    assert_eq!(
+        arrow_select::concat::concat_batches(&schema, &at_once).unwrap(),
+        lance
+    );
+    check_filters(&table, &filters, 2, true).await;
     for (filter, columns, offset, limit) in [
         (filters[0], None, 100, 5000),
         // Across the two fragments' runs.
