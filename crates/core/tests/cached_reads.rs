@@ -876,3 +876,55 @@ async fn reads_pinning_a_string_column_use_a_copy_grouped_by_it() {
         .unwrap();
     check_filters(&table, &filters, 3, true).await;
 }
+
+/// A grouped copy that a write made stale before it served enough reads to pay for its
+/// making makes the next version's copy wait for twice as many reads.
+#[tokio::test]
+async fn copies_a_write_made_stale_early_make_the_next_one_wait() {
+    let batch = |from: i64, to: i64| {
+        RecordBatch::try_from_iter(vec![
+            (
+                "id",
+                Arc::new(Int64Array::from_iter_values(from..to)) as ArrayRef,
+            ),
+            (
+                "label",
+                Arc::new(StringArray::from_iter_values(
+                    (from..to).map(|i| format!("l{}", i % 4)),
+                )),
+            ),
+        ])
+        .unwrap()
+    };
+    let (_dir, table) = table_of("churn", batch(0, 70_000)).await;
+    let request = QueryRequest {
+        filter: Some("label = 'l1'".to_string()),
+        ..Default::default()
+    };
+    let grouped = || async {
+        let plan = table.explain_plan(&request, false).await.unwrap();
+        plan.contains("grouped by `label`")
+    };
+    // Through lance, columns kept, the copy made (the second read from memory); one read
+    // served.
+    for read in 1..=4 {
+        table.query(&request).await.unwrap();
+        assert_eq!(grouped().await, read >= 3, "read {read}");
+    }
+    table
+        .add(
+            vec![batch(70_000, 70_010)],
+            AddMode::Append,
+            &CommitNote::default(),
+        )
+        .await
+        .unwrap();
+    // The new fragment through lance, then kept; the copy now waits for four reads from
+    // memory.
+    for read in 1..=6 {
+        table.query(&request).await.unwrap();
+        assert_eq!(grouped().await, read >= 5, "read {read} after the append");
+    }
+    let (cached, lance) = both(&table, &request).await;
+    assert_eq!(cached, lance);
+}
