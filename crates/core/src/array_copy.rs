@@ -83,9 +83,15 @@ fn result_bytes(src: &[u8]) -> Buffer {
     buffer_pool::filled(src.len(), |out| copy_in_parallel(out, src))
 }
 
-/// `to.copy_from_slice(from)` in 4 MB pieces on rayon's threads.
+/// `to.copy_from_slice(from)` in 4 MB pieces on rayon's threads (one piece or less on the
+/// calling thread: handing it to rayon from outside its pool waits for a worker to wake,
+/// and on a busy machine for a whole time slice).
 pub(crate) fn copy_in_parallel(to: &mut [u8], from: &[u8]) {
     const PIECE: usize = 4 << 20;
+    if from.len() <= PIECE {
+        to.copy_from_slice(from);
+        return;
+    }
     to.par_chunks_mut(PIECE)
         .zip(from.par_chunks(PIECE))
         .for_each(|(to, from)| to.copy_from_slice(from));

@@ -164,6 +164,9 @@ pub(crate) async fn rows_with_addresses(
 /// The share of a table's rows a write needs in memory to read the rest into memory too.
 const MOSTLY_CACHED: f64 = 0.9;
 
+/// A filter is evaluated on rayon's threads over more rows than this.
+const PARALLEL_FILTER_ROWS: usize = 1 << 19;
+
 /// Matches of a segment that form a run at least this long are returned as a slice of it.
 const SLICED_RUN_ROWS: usize = 4096;
 
@@ -245,10 +248,14 @@ fn matching_rows(
         None => vec![true; cached.segments.len()].into(),
     };
     // With no window to stop at, every segment's matches are needed: find them on rayon's
-    // threads first (the filter is a tenth of a large scan's time).
+    // threads first (the filter is a tenth of a large scan's time), when there are enough
+    // rows to share: the calling thread otherwise waits for a worker to wake, and on a
+    // busy machine for a whole time slice.
     let unbounded = window.skip == 0 && window.remaining == usize::MAX;
+    let to_read = (0..cached.segments.len()).filter(|f| read[*f]);
+    let rows_to_read: usize = to_read.map(|f| cached.segments[f].rows).sum();
     let mut found: Vec<Option<Matches>> = match filter {
-        Some(filter) if unbounded && read.iter().filter(|r| **r).count() > 1 => {
+        Some(filter) if unbounded && rows_to_read > PARALLEL_FILTER_ROWS => {
             (0..cached.segments.len())
                 .into_par_iter()
                 .map(|f| match read[f] {
