@@ -93,9 +93,11 @@ fn plan_read(dataset: &Dataset, request: &QueryRequest) -> Option<PlainRead> {
 }
 
 /// The rows of a plain query, or `None` when lance should answer it.
+/// `at_once`: on the caller's thread (`answers_at_once`), which never makes a grouped copy.
 pub(crate) async fn query(
     dataset: &Dataset,
     request: &QueryRequest,
+    at_once: bool,
 ) -> Result<Option<Vec<RecordBatch>>> {
     let Some(read) = plan_read(dataset, request) else {
         return Ok(None);
@@ -117,7 +119,7 @@ pub(crate) async fn query(
     };
     // A filter pinning a string column to one value reads the copy grouped by it, if any.
     if let Some(c) = pinned {
-        if let Some(grouped) = clustered_copy::for_read(dataset, &needed, &cached, c) {
+        if let Some(grouped) = clustered_copy::for_read(dataset, &needed, &cached, c, at_once) {
             cached = grouped;
         }
     }

@@ -14,6 +14,7 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use arrow_array::Array;
@@ -31,25 +32,29 @@ const SEGMENT_ROWS: usize = 262_144;
 const MIN_ROWS: usize = 65_536;
 
 /// The copy of `cached` (columns `columns` of `dataset`) grouped by column `c`, when the
-/// cache holds one or this read is the one to make it; `None` to read `cached` itself.
+/// cache holds one or this read is the one to make it (never when `at_once`: on the
+/// caller's thread); `None` to read `cached` itself.
 pub(crate) fn for_read(
     dataset: &lance::Dataset,
     columns: &[String],
     cached: &CachedColumns,
     c: usize,
+    at_once: bool,
 ) -> Option<Arc<CachedColumns>> {
     let rows: usize = cached.segments.iter().map(|s| s.rows).sum();
     let keyed = cached.segments.iter().all(|s| s.columns[c].keys.is_some());
     if rows < MIN_ROWS || !keyed {
         return None;
     }
-    match column_cache::clustered(dataset, columns, c, || live_bytes(cached)) {
+    match column_cache::clustered(dataset, columns, c, !at_once, || live_bytes(cached)) {
         ClusterLookup::Held(copy) => Some(copy),
         ClusterLookup::No => None,
         ClusterLookup::Wanted => {
             // A copy that cannot be made (too many values, a fragment's strings past 32-bit
-            // offsets) is not an error of the read: it reads the columns as they are.
-            let made = group(cached, c).ok().flatten().map(|copy| {
+            // offsets, even a bug that panics) is not an error of the read: it reads the
+            // columns as they are, and the bytes reserved for the copy are released.
+            let grouped = std::panic::catch_unwind(AssertUnwindSafe(|| group(cached, c)));
+            let made = grouped.ok().and_then(|g| g.ok().flatten()).map(|copy| {
                 let bytes = live_bytes(&copy);
                 (Arc::new(copy), bytes)
             });

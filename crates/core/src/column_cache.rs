@@ -238,7 +238,7 @@ struct Cache {
     /// masks, slices) on every call. They share the entries' buffers and are all dropped
     /// whenever an entry is, so beyond the entries they hold only slices and deletion masks
     /// (a bit a row), for at most one version per table and columns.
-    assembled: HashMap<AssemblyKey, (Arc<CachedColumns>, Vec<Key>)>,
+    assembled: HashMap<AssemblyKey, AssembledSet>,
     /// Per assembled set and column index: the set's copy grouped by that string column
     /// (`clustered_copy`), or how many reads pinning the column it has had. They go when
     /// their set goes, and first when the budget needs room.
@@ -283,6 +283,31 @@ pub(crate) enum ClusterLookup {
 
 /// A table version and the columns read from it.
 type AssemblyKey = (VersionKey, Vec<String>);
+
+/// An assembled column set and the cache keys of the columns it is made of.
+type AssembledSet = (Arc<CachedColumns>, Vec<Key>);
+
+/// Whether a dropped grouped copy served enough reads to pay for its making sets how many
+/// reads the next copy of its table, columns and column waits for: twice as many when it
+/// did not (a table written between every few reads, or a cache short of room, would
+/// otherwise copy its columns again and again), half as many when it did.
+fn learn_from(
+    reads_to_cluster: &mut HashMap<(String, Vec<String>, usize), u32>,
+    set: &AssemblyKey,
+    c: usize,
+    cluster: &Cluster,
+) {
+    let Cluster::Held(_, _, served) = cluster else {
+        return;
+    };
+    let reads = reads_to_cluster
+        .entry((set.0 .0.clone(), set.1.clone(), c))
+        .or_insert(READS_TO_CLUSTER);
+    *reads = match *served >= PAYING_READS {
+        true => (*reads / 2).max(READS_TO_CLUSTER),
+        false => (*reads * 2).min(MAX_READS_TO_CLUSTER),
+    };
+}
 
 fn assembly_key(dataset: &Dataset, columns: &[String]) -> AssemblyKey {
     (version_key(dataset), columns.to_vec())
@@ -371,13 +396,6 @@ impl Cache {
             return;
         }
         let ((uri, _, _), names) = &key;
-        let older: Vec<AssemblyKey> = self
-            .assembled
-            .keys()
-            .filter(|set| *set != &key && &set.0 .0 == uri && &set.1 == names)
-            .cloned()
-            .collect();
-        self.learn_from_copies_of(&older);
         self.assembled
             .retain(|((other, _, _), columns), _| !(other == uri && columns == names));
         if self.assembled.len() >= MAX_ASSEMBLED {
@@ -386,32 +404,6 @@ impl Cache {
         let keys = used.into_iter().map(|(k, _)| k).collect();
         self.assembled.insert(key, (columns, keys));
         self.drop_orphan_clusters();
-    }
-
-    /// Before the sets `older` give way to a newer version of their table: whether their
-    /// grouped copies served enough reads to pay for their making sets how many reads the
-    /// next version's copy waits for (a table written between every few reads would
-    /// otherwise copy its columns again and again).
-    fn learn_from_copies_of(&mut self, older: &[AssemblyKey]) {
-        if self.reads_to_cluster.len() >= MAX_LEARNED {
-            self.reads_to_cluster.clear();
-        }
-        for ((set, c), cluster) in &self.clusters {
-            let Cluster::Held(_, _, served) = cluster else {
-                continue;
-            };
-            if !older.contains(set) {
-                continue;
-            }
-            let reads = self
-                .reads_to_cluster
-                .entry((set.0 .0.clone(), set.1.clone(), *c))
-                .or_insert(READS_TO_CLUSTER);
-            *reads = match *served >= PAYING_READS {
-                true => (*reads / 2).max(READS_TO_CLUSTER),
-                false => (*reads * 2).min(MAX_READS_TO_CLUSTER),
-            };
-        }
     }
 
     /// Reads of a set pinning column `c` before its copy is made.
@@ -431,16 +423,33 @@ impl Cache {
 
     /// Drops the grouped copies (and read counts) of sets no longer assembled.
     fn drop_orphan_clusters(&mut self) {
-        let assembled = &self.assembled;
-        let mut freed = 0;
-        self.clusters.retain(|(set, _), cluster| {
-            let keep = assembled.contains_key(set);
-            if !keep {
-                freed += cluster.bytes();
+        self.drop_clusters(|set, assembled| !assembled.contains_key(set));
+    }
+
+    /// Drops the grouped copies (and read counts) of the sets `gone` picks, learning from
+    /// each copy whether it paid for its making (`learn_from`).
+    fn drop_clusters(
+        &mut self,
+        gone: impl Fn(&AssemblyKey, &HashMap<AssemblyKey, AssembledSet>) -> bool,
+    ) {
+        let Cache {
+            assembled,
+            clusters,
+            clustered_bytes,
+            reads_to_cluster,
+            ..
+        } = self;
+        if reads_to_cluster.len() >= MAX_LEARNED {
+            reads_to_cluster.clear();
+        }
+        clusters.retain(|(set, c), cluster| {
+            if !gone(set, assembled) {
+                return true;
             }
-            keep
+            *clustered_bytes -= cluster.bytes();
+            learn_from(reads_to_cluster, set, *c, cluster);
+            false
         });
-        self.clustered_bytes -= freed;
     }
 
     fn get(&mut self, key: &Key) -> Option<Arc<CachedColumn>> {
@@ -462,8 +471,7 @@ impl Cache {
         let size = column.bytes();
         let budget = budget_bytes();
         if self.bytes + self.clustered_bytes + size > budget {
-            self.clusters.clear();
-            self.clustered_bytes = 0;
+            self.drop_clusters(|_, _| true);
         }
         while self.bytes + size > budget {
             let Some(oldest) = self
@@ -882,11 +890,13 @@ pub(crate) fn next_read_makes_cluster(dataset: &Dataset, columns: &[String], c: 
 }
 
 /// What the cache holds for a read of `columns` of `dataset` (an assembled set) that pins
-/// column `c`, counting the read; a copy would take `bytes()`.
+/// column `c`, counting the read; a copy would take `bytes()`. A read that may not make
+/// the copy (one answered at once on the caller's thread) leaves it to the next read.
 pub(crate) fn clustered(
     dataset: &Dataset,
     columns: &[String],
     c: usize,
+    may_make: bool,
     bytes: impl FnOnce() -> usize,
 ) -> ClusterLookup {
     let set = assembly_key(dataset, columns);
@@ -907,13 +917,14 @@ pub(crate) fn clustered(
         };
     };
     *reads = reads.saturating_add(1);
-    if *reads < needed {
+    if *reads < needed || !may_make {
         return ClusterLookup::No;
     }
     let bytes = bytes();
     let budget = budget_bytes();
     if bytes > budget / MAX_CLUSTER_SHARE || cache.bytes + cache.clustered_bytes + bytes > budget {
-        // Asked again on the next read: columns may have gone meanwhile.
+        // This version's set is read as it is; the next version's gets another chance.
+        *cluster = Cluster::Declined;
         return ClusterLookup::No;
     }
     // One read makes it; the others meanwhile read the set as it is.
@@ -945,7 +956,8 @@ pub(crate) fn settle_clustered(
     *cluster = match made {
         Some((copy, bytes)) if cache.bytes + cache.clustered_bytes + bytes <= budget_bytes() => {
             cache.clustered_bytes += bytes;
-            Cluster::Held(copy, bytes, 0)
+            // The read that made it is its first.
+            Cluster::Held(copy, bytes, 1)
         }
         _ => Cluster::Declined,
     };

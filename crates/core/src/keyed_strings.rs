@@ -47,10 +47,10 @@ pub(crate) fn gather_by_key(
     rows: usize,
 ) -> Option<(Buffer, Buffer)> {
     // Parts cut from one chunk share its dictionary: its slots are made once.
-    let mut made: Vec<(*const i32, Slots)> = Vec::new();
+    let mut made: Vec<((*const i32, usize), Slots)> = Vec::new();
     let mut slot_of_part = Vec::with_capacity(keys.len());
     for (_, dictionary) in keys {
-        let id = dictionary.offsets().as_ptr();
+        let id = (dictionary.offsets().as_ptr(), dictionary.len());
         let at = match made.iter().rposition(|(made, _)| *made == id) {
             Some(at) => at,
             None => {

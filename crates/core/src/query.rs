@@ -119,7 +119,7 @@ impl TableHandle {
         if !crate::cached_reads::answers_at_once(&dataset, request) {
             return None;
         }
-        crate::cached_reads::query(&dataset, request)
+        crate::cached_reads::query(&dataset, request, true)
             .now_or_never()?
             .ok()?
     }
@@ -139,7 +139,7 @@ impl TableHandle {
             if let Some(filter) = &request.filter {
                 check_single_expression(filter, "the filter")?;
             }
-            if let Some(batches) = crate::cached_reads::query(&dataset, request).await? {
+            if let Some(batches) = crate::cached_reads::query(&dataset, request, false).await? {
                 return Ok(batches);
             }
             stream_of(&dataset, request, ReadAhead::Full)
