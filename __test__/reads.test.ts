@@ -411,6 +411,9 @@ describe("results with nulls are the caller's own", () => {
 });
 
 describe("large results mapped from the cache's memory are the caller's own", () => {
+  /** The `text` column's strings, batch by batch. */
+  const strings = (out: ArrowTable) => out.batches.flatMap((b) => [...(b.getChild("text") ?? [])]);
+
   it("writes into one result reach neither the table, later reads, nor other results", async () => {
     const { dir: d, db: conn } = await freshDb();
     // 4,096 x 128 float32 = 2 MB of vectors: large enough to live in a memory file that
@@ -451,8 +454,6 @@ describe("large results mapped from the cache's memory are the caller's own", ()
     );
     const range = () =>
       t.query().where("id >= 12345 AND id < 22345").select(["id", "text"]).toArrow();
-    const strings = (out: ArrowTable) =>
-      out.batches.flatMap((b) => [...(b.getChild("text") ?? [])]);
     const want = Array.from({ length: 10_000 }, (_, i) => text(12_345 + i));
     expect(strings(await range())).toEqual(want); // through lance
     expect(strings(await range())).toEqual(want); // keeps the columns
@@ -484,8 +485,6 @@ describe("large results mapped from the cache's memory are the caller's own", ()
     const want = Array.from({ length: n }, (_, i) => i)
       .filter((i) => i % 5 === 3 && i > 100)
       .map(text);
-    const strings = (out: ArrowTable) =>
-      out.batches.flatMap((b) => [...(b.getChild("text") ?? [])]);
     const plan = () =>
       t.query().where("label = 'l3' AND id > 100").select(["text", "id"]).explainPlan();
     // Through lance; the columns kept; the copy made; then read from it.

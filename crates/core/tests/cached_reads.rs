@@ -18,7 +18,7 @@ use palimpsest_core::{
     VectorRequest,
 };
 
-use common::connection;
+use common::{connection, ids_and_strings};
 
 const ROWS: i64 = 6000;
 
@@ -603,6 +603,16 @@ async fn range_filters_over_integer_columns_in_any_order() {
     check_filters(&table, &filters, 2, true).await;
 }
 
+/// Asserts that `address` lies in a private (copy-on-write) mapping of the cache's memory
+/// file: `what` maps it rather than holding a copy.
+fn assert_maps_the_cache(address: usize, what: &str) {
+    let line = mapping_holding(address).expect("the values are mapped");
+    assert!(
+        line.contains("memfd:palimpsest-column") && line.split_whitespace().nth(1) == Some("rw-p"),
+        "{what} maps the cache's memory file copy-on-write: {line}"
+    );
+}
+
 /// The line of /proc/self/maps whose address range holds `address`.
 fn mapping_holding(address: usize) -> Option<String> {
     std::fs::read_to_string("/proc/self/maps")
@@ -698,15 +708,7 @@ async fn long_runs_of_matches_are_sliced_and_map_the_cache_mid_page() {
     assert_eq!(text.value(0), format!("row 030001 {pad}"));
     let values = text.values().as_ptr() as usize;
     assert_ne!(values % 4096, 0, "the run starts inside a page");
-    let private_map = |address: usize| {
-        let line = mapping_holding(address).expect("the values are mapped");
-        assert!(
-            line.contains("memfd:palimpsest-column")
-                && line.split_whitespace().nth(1) == Some("rw-p"),
-            "a run's values map the cache's memory file copy-on-write: {line}"
-        );
-    };
-    private_map(values);
+    assert_maps_the_cache(values, "a run's text");
     let request = QueryRequest {
         filter: Some(filters[5].to_string()),
         ..Default::default()
@@ -724,7 +726,7 @@ async fn long_runs_of_matches_are_sliced_and_map_the_cache_mid_page() {
     assert_eq!(vectors.value(0), 4000.0, "row 1000's first value");
     let values = vectors.values().as_ptr() as usize;
     assert_ne!(values % 4096, 0, "the run starts inside a page");
-    private_map(values);
+    assert_maps_the_cache(values, "a run's vectors");
     // Deleting rows inside a run and at its edge splits and shortens it.
     table
         .delete(
@@ -743,33 +745,18 @@ async fn long_runs_of_matches_are_sliced_and_map_the_cache_mid_page() {
 #[tokio::test]
 async fn reads_pinning_a_string_column_use_a_copy_grouped_by_it() {
     let batch = |from: i64, to: i64| {
-        RecordBatch::try_from_iter(vec![
-            (
-                "id",
-                Arc::new(Int64Array::from_iter_values(from..to)) as ArrayRef,
-            ),
-            (
-                "text",
-                Arc::new(StringArray::from_iter_values((from..to).map(|i| {
-                    format!("text of row {i} {}", "y".repeat((i % 7) as usize))
-                }))),
-            ),
-            (
+        ids_and_strings(
+            from..to,
+            &[
+                ("text", |i| {
+                    Some(format!("text of row {i} {}", "y".repeat((i % 7) as usize)))
+                }),
                 // Five labels, and a null every 13th row.
-                "label",
-                Arc::new(StringArray::from_iter(
-                    (from..to).map(|i| (i % 13 != 0).then(|| format!("l{}", i % 5))),
-                )),
-            ),
-            (
+                ("label", |i| (i % 13 != 0).then(|| format!("l{}", i % 5))),
                 // 1,000 values: keyed in the cache, too many to group by.
-                "bucket",
-                Arc::new(StringArray::from_iter_values(
-                    (from..to).map(|i| format!("b{}", i % 1000)),
-                )),
-            ),
-        ])
-        .unwrap()
+                ("bucket", |i| Some(format!("b{}", i % 1000))),
+            ],
+        )
     };
     let (_dir, table) = table_of("grouped", batch(0, 150_000)).await;
     table
@@ -846,11 +833,7 @@ async fn reads_pinning_a_string_column_use_a_copy_grouped_by_it() {
         .downcast_ref::<StringArray>()
         .unwrap();
     assert_eq!(text.value(0), "text of row 3 yyy");
-    let line = mapping_holding(text.values().as_ptr() as usize).expect("the text is mapped");
-    assert!(
-        line.contains("memfd:palimpsest-column") && line.split_whitespace().nth(1) == Some("rw-p"),
-        "the value's text maps the grouped copy copy-on-write: {line}"
-    );
+    assert_maps_the_cache(text.values().as_ptr() as usize, "the value's text");
     let plan = table.explain_plan(&request, false).await.unwrap();
     assert!(plan.contains("grouped by `label`"), "{plan}");
     let other = QueryRequest {
@@ -882,19 +865,7 @@ async fn reads_pinning_a_string_column_use_a_copy_grouped_by_it() {
 #[tokio::test]
 async fn copies_a_write_made_stale_early_make_the_next_one_wait() {
     let batch = |from: i64, to: i64| {
-        RecordBatch::try_from_iter(vec![
-            (
-                "id",
-                Arc::new(Int64Array::from_iter_values(from..to)) as ArrayRef,
-            ),
-            (
-                "label",
-                Arc::new(StringArray::from_iter_values(
-                    (from..to).map(|i| format!("l{}", i % 4)),
-                )),
-            ),
-        ])
-        .unwrap()
+        ids_and_strings(from..to, &[("label", |i| Some(format!("l{}", i % 4)))])
     };
     let (_dir, table) = table_of("churn", batch(0, 70_000)).await;
     let request = QueryRequest {

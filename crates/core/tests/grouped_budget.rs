@@ -4,34 +4,20 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use palimpsest_core::arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+use palimpsest_core::arrow_array::RecordBatch;
 use palimpsest_core::{column_cache_stats, CommitNote, CreateMode, QueryRequest, TableHandle};
 
 const MB: usize = 1 << 20;
 
 /// `n` rows: `id`, a 5-value `label` and a 40-byte `text`.
 fn rows(n: i64) -> RecordBatch {
-    RecordBatch::try_from_iter(vec![
-        (
-            "id",
-            Arc::new(Int64Array::from_iter_values(0..n)) as ArrayRef,
-        ),
-        (
-            "label",
-            Arc::new(StringArray::from_iter_values(
-                (0..n).map(|i| format!("l{}", i % 5)),
-            )),
-        ),
-        (
-            "text",
-            Arc::new(StringArray::from_iter_values(
-                (0..n).map(|i| format!("{i:040}")),
-            )),
-        ),
-    ])
-    .unwrap()
+    common::ids_and_strings(
+        0..n,
+        &[
+            ("label", |i| Some(format!("l{}", i % 5))),
+            ("text", |i| Some(format!("{i:040}"))),
+        ],
+    )
 }
 
 fn pinned(columns: &[&str]) -> QueryRequest {

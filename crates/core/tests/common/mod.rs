@@ -265,3 +265,16 @@ pub fn vector_at(batch: &RecordBatch, i: usize) -> Vec<f32> {
         .values()
         .to_vec()
 }
+
+/// A string column: its name, and its value (or null) for row `id`.
+pub type StringColumn<'a> = (&'a str, fn(i64) -> Option<String>);
+
+/// Rows `ids`: an int64 `id`, then one string column per `StringColumn`.
+pub fn ids_and_strings(ids: std::ops::Range<i64>, strings: &[StringColumn]) -> RecordBatch {
+    let id: ArrayRef = Arc::new(Int64Array::from_iter_values(ids.clone()));
+    let columns = strings.iter().map(|(name, value)| {
+        let values: ArrayRef = Arc::new(StringArray::from_iter(ids.clone().map(value)));
+        (*name, values)
+    });
+    RecordBatch::try_from_iter(std::iter::once(("id", id)).chain(columns)).unwrap()
+}
