@@ -2,6 +2,9 @@
 import { parseArgs } from "node:util";
 
 export const ENGINES = ["palimpsest", "lancedb", "purejs"];
+/** Workloads in the order they run; filters and writes read the table ingest writes. */
+export const WORKLOADS = ["ingest", "filters", "writes", "knn", "versions"];
+const NEEDS = { filters: ["ingest"], writes: ["ingest"] };
 
 // Defaults: sized to finish in under 10 minutes on a 2-core machine with the release build.
 const FULL = {
@@ -54,8 +57,10 @@ export function options(argv = process.argv.slice(2)) {
     quick: { type: "boolean", default: false },
     dir: { type: "string" },
     engines: { type: "string", default: ENGINES.join(",") },
+    workloads: { type: "string", default: WORKLOADS.join(",") },
     out: { type: "string" },
     "no-write": { type: "boolean", default: false },
+    "no-fsync": { type: "boolean", default: false },
   };
   for (const k of Object.keys(numeric)) spec[k] = { type: "string" };
   const { values } = parseArgs({ args: argv, options: spec });
@@ -79,12 +84,25 @@ export function options(argv = process.argv.slice(2)) {
   for (const e of engines) {
     if (!ENGINES.includes(e)) throw new Error(`unknown engine "${e}" (have: ${ENGINES})`);
   }
+  const asked = new Set(values.workloads.split(",").map((w) => w.trim()));
+  for (const w of asked) {
+    if (!WORKLOADS.includes(w)) throw new Error(`unknown workload "${w}" (have: ${WORKLOADS})`);
+    for (const needed of NEEDS[w] ?? []) asked.add(needed);
+  }
+  const workloads = WORKLOADS.filter((w) => asked.has(w));
+  const partial = workloads.length < WORKLOADS.length;
   return {
     ...opts,
     quick: values.quick,
+    workloads,
     dir: values.dir,
     engines,
-    out: values["no-write"] ? null : (values.out ?? "BENCHMARKS.md"),
+    // A run of some workloads writes a report only where --out says: BENCHMARKS.md holds
+    // whole runs.
+    out: values["no-write"] ? null : (values.out ?? (partial ? null : "BENCHMARKS.md")),
+    // palimpsest without its flushes (`durable: false`), as LanceDB writes: shows what
+    // durability costs each write. Runs of record leave it off.
+    noFsync: values["no-fsync"],
     argv,
   };
 }

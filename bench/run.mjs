@@ -5,7 +5,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { options } from "./args.mjs";
+import { options, WORKLOADS } from "./args.mjs";
 import { makeDataset, smallTable } from "./data.mjs";
 import { load as loadLancedb } from "./engines/lancedb.mjs";
 import { load as loadPalimpsest } from "./engines/palimpsest.mjs";
@@ -27,7 +27,7 @@ import * as versions from "./workloads/versions.mjs";
 import * as writes from "./workloads/writes.mjs";
 
 const LOADERS = { palimpsest: loadPalimpsest, lancedb: loadLancedb, purejs: loadPurejs };
-const WORKLOADS = [ingest, filters, writes, knn, versions];
+const RUNNERS = { ingest, filters, writes, knn, versions };
 const log = (s = "") => console.log(s);
 
 function machine() {
@@ -83,26 +83,35 @@ async function main() {
   log(`RSS after data built: ${fmt(rss() / 1e6)} MB\n`);
 
   const rec = new Results(opts.engines);
+  const live = [];
   for (const name of opts.engines) {
-    process.stderr.write(`${name}:\n`);
     const engineDir = path.join(dir, name);
     mkdirSync(engineDir, { recursive: true });
-    let engine;
     try {
-      engine = await LOADERS[name]();
+      const engine = await LOADERS[name](opts);
       await engine.connect(engineDir);
+      live.push({ name, engine, ctx: { engine, opts, data, rec, state: {}, engineDir } });
     } catch (err) {
       log(`${name} failed to load: ${err?.message ?? err}`);
-      continue;
     }
-    const state = {};
-    const ctx = { engine, opts, data, rec, state, engineDir };
-    for (const w of WORKLOADS) await w.run(ctx);
-    engine.close(state.main);
-    engine.close(state.knn);
-    engine.closeDb();
-    log(`RSS after ${name}: ${fmt(rss() / 1e6)} MB (cumulative: one process)`);
   }
+  // Each workload runs on every engine back to back, the first engine of one workload the
+  // last of the next (by the full list, so a workload keeps its order in partial runs): an
+  // engine run after another finds the memory that one freed (this VM backs fresh pages
+  // slowly) and the disk still busy with its writes, so no engine should always go first.
+  for (const w of opts.workloads) {
+    const forward = WORKLOADS.indexOf(w) % 2 === 0;
+    for (const { name, ctx } of forward ? live : [...live].reverse()) {
+      process.stderr.write(`${name}, ${w}:\n`);
+      await RUNNERS[w].run(ctx);
+    }
+  }
+  for (const { engine, ctx } of live) {
+    engine.close(ctx.state.main);
+    engine.close(ctx.state.knn);
+    engine.closeDb();
+  }
+  log(`RSS at the end: ${fmt(rss() / 1e6)} MB (one process, every engine)`);
 
   log();
   log(consoleTable(rec));

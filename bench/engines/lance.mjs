@@ -11,7 +11,9 @@ export function lanceAdapter(name, lib, overrides = {}) {
   const base = {
     name,
     async connect(dir) {
-      db = await lib.connect(dir);
+      db = await (overrides.connectOptions
+        ? lib.connect(dir, overrides.connectOptions)
+        : lib.connect(dir));
     },
     closeDb() {
       db?.close?.();
