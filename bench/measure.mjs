@@ -32,6 +32,28 @@ export const QUICK_RUNS = 9;
 /** How many calls a quick operation's median takes: `--runs`, at least QUICK_RUNS. */
 export const quickRuns = (opts) => Math.max(opts.runs, QUICK_RUNS);
 
+/**
+ * Calls `call(entry)` once per entry per round, `runs` rounds, each after settle(), the
+ * first entry of one round the last of the next: operations of a few milliseconds on
+ * several engines or tables, timed in the same state of the machine. Each entry gets
+ * `times` (seconds per call) or, once a call throws, `error` (and no more calls).
+ */
+export async function interleaved(entries, runs, call) {
+  for (const entry of entries) entry.times = [];
+  for (let i = 0; i < runs; i++) {
+    for (const entry of i % 2 === 0 ? entries : [...entries].reverse()) {
+      if (entry.error) continue;
+      try {
+        await settle();
+        entry.times.push((await timed(() => call(entry, i))).seconds);
+      } catch (err) {
+        entry.error = err;
+      }
+    }
+  }
+  return entries;
+}
+
 /** Median seconds over `runs` calls (each after settle()), to damp cache and GC noise. */
 export async function median(runs, fn) {
   const times = [];

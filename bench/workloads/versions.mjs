@@ -1,13 +1,14 @@
 // Version operations: checkout of version 1 with 10 versions vs with --versions versions,
-// listVersions at --versions, restore on --restore-rows vs --restore-big rows (small rows:
-// one int64 column, since restore does not depend on row width).
+// listVersions at --versions (per engine, `run`); restore on --restore-rows vs --restore-big
+// rows, every engine's calls interleaved (`runTogether`; small rows: one int64 column,
+// since restore does not depend on row width).
 import { NotAvailable } from "../engines/common.mjs";
-import { median, now, quantile, quickRuns, settle, timed } from "../measure.mjs";
+import { interleaved, median, now, quantile, quickRuns, timed } from "../measure.mjs";
 
 // checkout(1) takes microseconds, where the collector's background work in a process that
 // holds gigabytes moves even a median of 9: more calls, still well under a second.
 const CHECKOUT_RUNS = 51;
-// Restores at the two sizes alternate; each takes a few milliseconds and writes a version.
+// Restores of each table; each takes a few milliseconds and writes a version.
 const RESTORE_RUNS = 21;
 
 export async function run(ctx) {
@@ -88,38 +89,44 @@ export async function run(ctx) {
     });
   });
   e.close(tN);
+}
 
-  // Both tables first, then one restore of each in turn: the ratio asks whether restore
-  // depends on the table's size, so both sides of it see the same state of the machine
-  // (the collector, the disk's queue, inodes the file system freed moments before).
-  const restored = [
+/**
+ * Restore, on every engine at once: every engine's two restore tables are written first,
+ * then each round restores each table once, the first table of one round the last of the
+ * next. The ratio of the two sizes asks whether restore depends on the table's size, and
+ * the engines' ratio compares a few milliseconds each: both sides of either should see the
+ * same state of the machine (the collector, the disk's queue, inodes the file system freed
+ * moments before), not whatever ran in the minute before each.
+ */
+export async function runTogether(ctxs) {
+  const opts = ctxs[0]?.opts;
+  if (!opts) return;
+  const sizes = [
     ["ver.restoreSmall", opts.restoreRows],
     ["ver.restoreBig", opts.restoreBig],
   ];
   const tables = [];
-  for (const [id, rows] of restored) {
-    try {
-      const { out: t, seconds: made } = await timed(async () => {
-        const t = await e.createTable(`r${rows}`, data.small(rows, 0));
-        await e.add(t, data.small(1, rows)); // version 2
-        return t;
-      });
-      process.stderr.write(`  ${name}: ${rows}-row table written in ${made.toFixed(1)} s\n`);
-      tables.push({ id, t, times: [] });
-    } catch (err) {
-      rec.fail(id, name, err);
-    }
-  }
-  try {
-    for (let i = 0; i < Math.max(quick, RESTORE_RUNS); i++) {
-      for (const { t, times } of tables) {
-        await settle();
-        times.push((await timed(() => e.restore(t, 1))).seconds);
+  for (const { engine: e, data, rec } of ctxs) {
+    if (e.versioned === false) continue;
+    for (const [id, rows] of sizes) {
+      try {
+        const { out: t, seconds: made } = await timed(async () => {
+          const t = await e.createTable(`r${rows}`, data.small(rows, 0));
+          await e.add(t, data.small(1, rows)); // version 2
+          return t;
+        });
+        process.stderr.write(`  ${e.name}: ${rows}-row table written in ${made.toFixed(1)} s\n`);
+        tables.push({ e, rec, id, t });
+      } catch (err) {
+        rec.fail(id, e.name, err);
       }
     }
-    for (const { id, times } of tables) rec.set(id, name, quantile(times, 0.5));
-  } catch (err) {
-    for (const { id } of tables) rec.fail(id, name, err);
   }
-  for (const { t } of tables) e.close(t);
+  await interleaved(tables, Math.max(quickRuns(opts), RESTORE_RUNS), ({ e, t }) => e.restore(t, 1));
+  for (const { e, rec, id, t, times, error } of tables) {
+    if (error) rec.fail(id, e.name, error);
+    else rec.set(id, e.name, quantile(times, 0.5));
+    e.close(t);
+  }
 }
