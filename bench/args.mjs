@@ -61,6 +61,7 @@ export function options(argv = process.argv.slice(2)) {
     out: { type: "string" },
     "no-write": { type: "boolean", default: false },
     "no-fsync": { type: "boolean", default: false },
+    reverse: { type: "boolean", default: false },
   };
   for (const k of Object.keys(numeric)) spec[k] = { type: "string" };
   const { values } = parseArgs({ args: argv, options: spec });
@@ -91,15 +92,18 @@ export function options(argv = process.argv.slice(2)) {
   }
   const workloads = WORKLOADS.filter((w) => asked.has(w));
   const partial = workloads.length < WORKLOADS.length;
+  const ofRecord = !values.quick && !partial && !values["no-fsync"] && !values.reverse;
   return {
     ...opts,
     quick: values.quick,
     workloads,
     dir: values.dir,
     engines,
-    // A run of some workloads writes a report only where --out says: BENCHMARKS.md holds
-    // whole runs.
-    out: values["no-write"] ? null : (values.out ?? (partial ? null : "BENCHMARKS.md")),
+    // A quick run, a run of some workloads, one without flushes or one in the other order
+    // writes a report only where --out says: BENCHMARKS.md holds full runs of record.
+    out: values["no-write"] ? null : (values.out ?? (ofRecord ? "BENCHMARKS.md" : null)),
+    // Every engine in the other position in every workload (see bench/run.mjs).
+    reverse: values.reverse,
     // palimpsest without its flushes (`durable: false`), as LanceDB writes: shows what
     // durability costs each write. Runs of record leave it off.
     noFsync: values["no-fsync"],

@@ -33,15 +33,19 @@ export const QUICK_RUNS = 9;
 export const quickRuns = (opts) => Math.max(opts.runs, QUICK_RUNS);
 
 /**
- * Calls `call(entry)` once per entry per round, `runs` rounds, each after settle(), the
- * first entry of one round the last of the next: operations of a few milliseconds on
- * several engines or tables, timed in the same state of the machine. Each entry gets
- * `times` (seconds per call) or, once a call throws, `error` (and no more calls).
+ * Calls `call(entry, round)` once per entry per round, `runs` rounds, each after settle():
+ * operations of a few milliseconds on several engines or tables, timed in the same state of
+ * the machine. Round i starts at entry i (mod the count) and goes round in order, so every
+ * entry takes every position equally often and always follows the same neighbour, never
+ * itself (a reversed order every other round would let the two end entries follow
+ * themselves). Each entry gets `times` (seconds per call) or, once a call throws, `error`
+ * (and no more calls).
  */
 export async function interleaved(entries, runs, call) {
   for (const entry of entries) entry.times = [];
   for (let i = 0; i < runs; i++) {
-    for (const entry of i % 2 === 0 ? entries : [...entries].reverse()) {
+    const start = entries.length ? i % entries.length : 0;
+    for (const entry of [...entries.slice(start), ...entries.slice(0, start)]) {
       if (entry.error) continue;
       try {
         await settle();
@@ -63,8 +67,13 @@ export async function median(runs, fn) {
     await fn(i);
     times.push(now() - t0);
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  return middle(times);
+}
+
+/** The median of a list of numbers (the upper of the two middle ones for an even count). */
+export function middle(values) {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
 }
 
 /** The q-quantile (0..1) of a list of numbers, nearest rank. */

@@ -100,7 +100,8 @@ async function main() {
   // engine run after another finds the memory that one freed (this VM backs fresh pages
   // slowly) and the disk still busy with its writes, so no engine should always go first.
   for (const w of opts.workloads) {
-    const order = WORKLOADS.indexOf(w) % 2 === 0 ? live : [...live].reverse();
+    const forward = (WORKLOADS.indexOf(w) % 2 === 0) !== opts.reverse;
+    const order = forward ? live : [...live].reverse();
     for (const { name, ctx } of order) {
       process.stderr.write(`${name}, ${w}:\n`);
       await RUNNERS[w].run(ctx);

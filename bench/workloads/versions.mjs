@@ -3,7 +3,7 @@
 // rows, every engine's calls interleaved (`runTogether`; small rows: one int64 column,
 // since restore does not depend on row width).
 import { NotAvailable } from "../engines/common.mjs";
-import { interleaved, median, now, quantile, quickRuns, timed } from "../measure.mjs";
+import { interleaved, median, middle, now, quickRuns, timed } from "../measure.mjs";
 
 // checkout(1) takes microseconds, where the collector's background work in a process that
 // holds gigabytes moves even a median of 9: more calls, still well under a second.
@@ -57,7 +57,7 @@ export async function run(ctx) {
       times.push((await timed(() => e.checkout(t, 1))).seconds);
       await e.checkoutLatest(t);
     }
-    return quantile(times, 0.5);
+    return middle(times);
   }
 
   let t10;
@@ -93,8 +93,7 @@ export async function run(ctx) {
 
 /**
  * Restore, on every engine at once: every engine's two restore tables are written first,
- * then each round restores each table once, the first table of one round the last of the
- * next. The ratio of the two sizes asks whether restore depends on the table's size, and
+ * then each round restores each table once (`interleaved`). The ratio of the two sizes asks whether restore depends on the table's size, and
  * the engines' ratio compares a few milliseconds each: both sides of either should see the
  * same state of the machine (the collector, the disk's queue, inodes the file system freed
  * moments before), not whatever ran in the minute before each.
@@ -103,17 +102,22 @@ export async function runTogether(ctxs) {
   const opts = ctxs[0]?.opts;
   if (!opts) return;
   const sizes = [
-    ["ver.restoreSmall", opts.restoreRows],
-    ["ver.restoreBig", opts.restoreBig],
+    ["ver.restoreSmall", opts.restoreRows, "restore-small"],
+    ["ver.restoreBig", opts.restoreBig, "restore-big"],
   ];
   const tables = [];
   for (const { engine: e, data, rec } of ctxs) {
     if (e.versioned === false) continue;
-    for (const [id, rows] of sizes) {
+    for (const [id, rows, tableName] of sizes) {
       try {
         const { out: t, seconds: made } = await timed(async () => {
-          const t = await e.createTable(`r${rows}`, data.small(rows, 0));
-          await e.add(t, data.small(1, rows)); // version 2
+          const t = await e.createTable(tableName, data.small(rows, 0));
+          try {
+            await e.add(t, data.small(1, rows)); // version 2
+          } catch (err) {
+            e.close(t);
+            throw err;
+          }
           return t;
         });
         process.stderr.write(`  ${e.name}: ${rows}-row table written in ${made.toFixed(1)} s\n`);
@@ -126,7 +130,7 @@ export async function runTogether(ctxs) {
   await interleaved(tables, Math.max(quickRuns(opts), RESTORE_RUNS), ({ e, t }) => e.restore(t, 1));
   for (const { e, rec, id, t, times, error } of tables) {
     if (error) rec.fail(id, e.name, error);
-    else rec.set(id, e.name, quantile(times, 0.5));
+    else rec.set(id, e.name, middle(times));
     e.close(t);
   }
 }

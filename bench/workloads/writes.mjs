@@ -1,7 +1,7 @@
 // update 1% of rows, mergeInsert (half matched, half new), delete 1%, on the main table
 // (per engine, `run`); then branches of it: creation time and the bytes each adds on disk,
 // every engine's calls interleaved (`runTogether`).
-import { dirBytes, interleaved, quantile, quickRuns, timed } from "../measure.mjs";
+import { dirBytes, interleaved, middle, quickRuns, timed } from "../measure.mjs";
 import { Skipped } from "../results.mjs";
 
 const UPDATE = { sql: "id % 100 = 7", js: { column: "id", op: "mod", m: 100, r: 7 } };
@@ -50,8 +50,8 @@ export async function run(ctx) {
 
 /**
  * Branch creation, on every engine at once: each round creates one branch of every
- * engine's main table (the first engine of one round the last of the next), so the
- * engines' few milliseconds each are timed in the same state of the machine. The bytes are
+ * engine's main table (`interleaved`), so the engines' few milliseconds each are timed in
+ * the same state of the machine. The bytes are
  * what the engine's directory grew by, per branch.
  */
 export async function runTogether(ctxs) {
@@ -78,7 +78,7 @@ export async function runTogether(ctxs) {
       rec.copyFailure("branch.time", "branch.bytes", e.name);
       continue;
     }
-    rec.set("branch.time", e.name, quantile(times, 0.5));
+    rec.set("branch.time", e.name, middle(times));
     rec.set("branch.bytes", e.name, (dirBytes(engineDir) - before) / runs / 1e6);
   }
 }
