@@ -17,6 +17,12 @@ import {
 } from "apache-arrow";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
+  missingCpuFlags,
+  REQUIRED_CPU_FLAGS,
+  SKIP_CPU_CHECK_ENV,
+  unsupportedCpuReason,
+} from "../js/cpu-check";
+import {
   ColumnNotFoundError,
   type Connection,
   connect,
@@ -464,5 +470,41 @@ describe("error objects", () => {
     expect(err.message).toMatch(/missing/);
     expect(err.cause).toBeDefined();
     expect(String(err.stack)).toContain("TableNotFoundError");
+  });
+});
+
+describe("CPU check before loading the x86-64 binary", () => {
+  // qemu64, QEMU's default CPU model: x86-64 with SSE2 and little more.
+  const qemu64 =
+    "processor\t: 0\nflags\t\t: fpu de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat " +
+    "pse36 clflush mmx fxsr sse sse2 syscall nx lm nopl pni cx16 hypervisor lahf_lm svm\n";
+  const haswell = `processor\t: 0\nflags\t\t: fpu sse sse2 ${REQUIRED_CPU_FLAGS.join(" ")} avx\n`;
+
+  it("names the flags an old CPU lacks", () => {
+    expect(missingCpuFlags(qemu64)).toEqual(REQUIRED_CPU_FLAGS);
+    expect(missingCpuFlags(haswell)).toEqual([]);
+    expect(missingCpuFlags(haswell.replace(" bmi2", ""))).toEqual(["bmi2"]);
+    expect(missingCpuFlags("no flags here")).toEqual([]);
+  });
+
+  it("refuses with a reason and a way out only on Linux x64 without the flags", () => {
+    const reason = unsupportedCpuReason("linux", "x64", {}, () => qemu64);
+    expect(reason).toContain("lacks avx2, fma");
+    expect(reason).toContain(`${SKIP_CPU_CHECK_ENV}=1`);
+    expect(unsupportedCpuReason("linux", "x64", {}, () => haswell)).toBeUndefined();
+    expect(unsupportedCpuReason("linux", "arm64", {}, () => qemu64)).toBeUndefined();
+    expect(unsupportedCpuReason("darwin", "x64", {}, () => qemu64)).toBeUndefined();
+    expect(
+      unsupportedCpuReason("linux", "x64", { [SKIP_CPU_CHECK_ENV]: "1" }, () => qemu64),
+    ).toBeUndefined();
+    const unreadable = () => {
+      throw new Error("EACCES");
+    };
+    expect(unsupportedCpuReason("linux", "x64", {}, unreadable)).toBeUndefined();
+  });
+
+  it("passes on this machine, which runs the binary", () => {
+    expect(unsupportedCpuReason()).toBeUndefined();
+    expect(loadNative()).toBeDefined();
   });
 });

@@ -151,6 +151,19 @@ export function makeDataset(opts) {
   };
 }
 
+/** The main table alone with the 10,000-row merge source: the write and branch profiles'. */
+export function mainTableDataset(rows, dim) {
+  return makeDataset({
+    rows,
+    dim,
+    batch: 10_000,
+    knnRows: 0,
+    queries: 0,
+    exactQueries: 0,
+    mergeRows: 10_000,
+  });
+}
+
 // The same batch with other ids (and categories following them).
 function withIds(batch, ids) {
   const n = batch.numRows;

@@ -5,19 +5,11 @@ import os from "node:os";
 import path from "node:path";
 import * as lancedb from "@lancedb/lancedb";
 import * as palimpsest from "../dist/index.mjs";
-import { makeDataset } from "./data.mjs";
+import { mainTableDataset } from "./data.mjs";
 
 const rows = Number(process.argv[2] ?? 200_000);
 const dim = Number(process.argv[3] ?? 384);
-const data = makeDataset({
-  rows,
-  dim,
-  batch: 10_000,
-  knnRows: 0,
-  queries: 0,
-  exactQueries: 0,
-  mergeRows: 10_000,
-});
+const data = mainTableDataset(rows, dim);
 
 async function time(label, fn) {
   const t0 = performance.now();

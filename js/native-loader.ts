@@ -4,6 +4,7 @@
  *
  * Internal: not part of the public API.
  */
+import { unsupportedCpuReason } from "./cpu-check";
 import { errorFromNative, InternalError } from "./errors";
 import type { NativeModule } from "./native-types";
 
@@ -16,10 +17,12 @@ let cached: NativeModule | undefined;
  * Resolves `./native`: `js/native.js` (the napi-rs loader) when running from source,
  * `dist/native.js` (which re-exports `../js/native.js`) when running the compiled package.
  *
- * @throws {InternalError} when the binary cannot be loaded.
+ * @throws {InternalError} when the binary cannot be loaded, or this CPU cannot run it.
  */
 export function loadNative(): NativeModule {
   if (cached) return cached;
+  const cpu = unsupportedCpuReason();
+  if (cpu) throw new InternalError(`The palimpsest native module was not loaded: ${cpu}.`);
   try {
     cached = require("./native") as NativeModule;
   } catch (cause) {
