@@ -150,7 +150,7 @@ export class Connection {
   async createTable(name: string, data: Data, options: CreateTableOptions = {}): Promise<Table> {
     this.checkOpen();
     checkTableName(name);
-    const { schema, mode, existOk, note } = createOptions(options, "createTable");
+    const { schema, mode, existOk, stableRowIds, note } = createOptions(options, "createTable");
     if (data === undefined || data === null) {
       throw new InvalidArgumentError(
         "createTable needs data (use createEmptyTable for a table without rows)",
@@ -167,7 +167,7 @@ export class Connection {
         `Cannot create table "${name}" from no rows without a schema: pass options.schema or use createEmptyTable`,
       );
     }
-    const opts: NativeCreateTableOptions = { mode, existOk };
+    const opts: NativeCreateTableOptions = { mode, existOk, stableRowIds };
     if (schemaJson !== undefined) opts.schema = schemaJson;
     if (note !== null) opts.note = note;
     return new Table(await callNative(() => this.inner.createTable(name, batches, opts)));
@@ -191,10 +191,11 @@ export class Connection {
         `createEmptyTable expects an apache-arrow Schema, got ${describe(schema)}`,
       );
     }
-    const { mode, existOk, note } = createOptions(options, "createEmptyTable");
+    const { mode, existOk, stableRowIds, note } = createOptions(options, "createEmptyTable");
     const opts: NativeCreateTableOptions = {
       mode,
       existOk,
+      stableRowIds,
       schema: JSON.stringify(schemaToJson(schema)),
     };
     if (note !== null) opts.note = note;
@@ -313,6 +314,7 @@ function createOptions(
   schema: SchemaInput | undefined;
   mode: "create" | "overwrite";
   existOk: boolean;
+  stableRowIds: boolean | undefined;
   note: NativeWriteNote | null;
 } {
   if (typeof options !== "object" || options === null) {
@@ -324,13 +326,17 @@ function createOptions(
   if (typeof existOk !== "boolean") {
     throw new InvalidArgumentError(`existOk must be a boolean, got ${describe(existOk)}`);
   }
+  const stableRowIds = options.stableRowIds;
+  if (stableRowIds !== undefined && typeof stableRowIds !== "boolean") {
+    throw new InvalidArgumentError(`stableRowIds must be a boolean, got ${describe(stableRowIds)}`);
+  }
   const schema = "schema" in options ? options.schema : undefined;
   if (schema !== undefined && !isSchemaLike(schema)) {
     throw new InvalidArgumentError(
       `schema must be an apache-arrow Schema, got ${describe(schema)}`,
     );
   }
-  return { schema, mode, existOk, note: writeNote(options, what) };
+  return { schema, mode, existOk, stableRowIds, note: writeNote(options, what) };
 }
 
 /**

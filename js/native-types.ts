@@ -24,6 +24,8 @@ export interface NativeCreateTableOptions {
   schema?: string;
   /** The caller's message and properties, recorded with version 1 (or the overwrite). */
   note?: NativeWriteNote;
+  /** Absent: true for a new table; an overwritten table keeps its kind. */
+  stableRowIds?: boolean;
 }
 
 /**

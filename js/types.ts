@@ -86,6 +86,15 @@ export interface CreateTableOptions extends WriteOptions {
   mode?: "create" | "overwrite";
   /** With mode `"create"`: open the existing table instead of failing. Default false. */
   existOk?: boolean;
+  /**
+   * Whether rows keep a stable id across updates, merges and compaction (lance's stable
+   * row ids). Default true. An overwrite of an existing table keeps its kind (asking for
+   * the other fails with `INVALID_ARGUMENT`: drop the table first). They give row lineage: `diff()` without `on`, and the guard that keeps
+   * concurrent `mergeInsert`s from inserting one key twice. `false` makes manifests, and so
+   * branches, smaller after updates (as in LanceDB's default tables, about 1 KB per branch
+   * instead of tens of KB); `diff()` then needs `on`.
+   */
+  stableRowIds?: boolean;
 }
 
 /** Options of `Connection.createEmptyTable`. */
@@ -94,6 +103,8 @@ export interface CreateEmptyTableOptions extends WriteOptions {
   mode?: "create" | "overwrite";
   /** As in {@link CreateTableOptions.existOk}. */
   existOk?: boolean;
+  /** As in {@link CreateTableOptions.stableRowIds}. */
+  stableRowIds?: boolean;
 }
 
 /** Options of `Connection.openTable`. */

@@ -30,6 +30,8 @@ pub struct CreateTableOptions {
     pub exist_ok: bool,
     pub schema: Option<String>,
     pub note: Option<WriteNote>,
+    /// None: true for a new table; an overwritten table keeps its kind.
+    pub stable_row_ids: Option<bool>,
 }
 
 #[napi(object)]
@@ -148,12 +150,13 @@ impl NativeConnection {
                 return Ok(NativeTable::new(table));
             }
         }
-        let table = guarded(connection.create_table(
+        let table = guarded(connection.create_table_with(
             &name,
             batches,
             schema,
             mode,
             &commit_note(options.note),
+            options.stable_row_ids,
         ))
         .await?;
         Ok(NativeTable::new(table))

@@ -176,7 +176,8 @@ impl Connection {
         }
     }
 
-    /// Creates a table from `batches` (or from `schema` alone when there are none).
+    /// Creates a table from `batches` (or from `schema` alone when there are none), with
+    /// stable row ids.
     pub async fn create_table(
         &self,
         name: &str,
@@ -184,6 +185,23 @@ impl Connection {
         schema: Option<SchemaRef>,
         mode: CreateMode,
         note: &CommitNote,
+    ) -> Result<TableHandle> {
+        self.create_table_with(name, batches, schema, mode, note, None)
+            .await
+    }
+
+    /// [`Self::create_table`], choosing whether a new table has stable row ids (None: yes;
+    /// an overwritten table keeps its kind, and asking for the other is an error). They back row lineage (`diff` without a
+    /// key, the duplicate-key guard of concurrent upserts); without them every manifest, and
+    /// so every branch, leaves out the moved rows' id sequences.
+    pub async fn create_table_with(
+        &self,
+        name: &str,
+        batches: Vec<RecordBatch>,
+        schema: Option<SchemaRef>,
+        mode: CreateMode,
+        note: &CommitNote,
+        stable_row_ids: Option<bool>,
     ) -> Result<TableHandle> {
         validate_table_name(name)?;
         note.validate()?;
@@ -217,6 +235,15 @@ impl Connection {
             if let Ok(existing) = self.open_table(name, None).await {
                 operation = "overwrite";
                 counts.rows_deleted = existing.count_rows(None).await?;
+                // lance keeps an existing table's kind of row ids through an overwrite.
+                let has = existing.uses_stable_row_ids();
+                if stable_row_ids.is_some_and(|wanted| wanted != has) {
+                    return Err(Error::invalid_argument(format!(
+                        "table `{name}` exists {} stable row ids and an overwrite keeps its kind; drop the table first to create it {}",
+                        if has { "with" } else { "without" },
+                        if has { "without them" } else { "with them" },
+                    )));
+                }
             }
         }
         let uri = self.table_uri(name);
@@ -229,7 +256,7 @@ impl Connection {
                 CreateMode::Create => WriteMode::Create,
                 CreateMode::Overwrite => WriteMode::Overwrite,
             },
-            enable_stable_row_ids: true,
+            enable_stable_row_ids: stable_row_ids.unwrap_or(true),
             store_params: self.store_params(),
             ..Default::default()
         };

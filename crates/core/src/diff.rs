@@ -76,7 +76,7 @@ impl TableHandle {
         }
         if !a.dataset.manifest().uses_stable_row_ids() {
             return Err(Error::invalid_argument(format!(
-                "table `{}` has no stable row ids (it was not created by palimpsest), so rows can only be matched by key; pass {{ on: \"<key column>\" }}",
+                "table `{}` has no stable row ids (another Lance writer created it, or createTable with stableRowIds: false), so rows can only be matched by key; pass {{ on: \"<key column>\" }}",
                 self.name()
             )));
         }

@@ -116,6 +116,11 @@ impl TableHandle {
         Ok(state.dataset.clone())
     }
 
+    /// Whether the table's rows keep their ids across updates and compaction (lineage).
+    pub fn uses_stable_row_ids(&self) -> bool {
+        self.read_state().dataset.manifest().uses_stable_row_ids()
+    }
+
     pub(crate) fn read_state(&self) -> std::sync::RwLockReadGuard<'_, TableState> {
         // A poisoned lock only means a panic happened elsewhere; the state itself is whole.
         self.state.read().unwrap_or_else(|e| e.into_inner())
