@@ -1,7 +1,8 @@
 // Branch creation alone, like for like: what a branch of the bench's main table (after its
 // update 1%, mergeInsert and delete 1%) costs in time and bytes on palimpsest (durable and
-// not) and on LanceDB with and without stable row ids, the lance feature palimpsest tables
-// always have. Explains the "branch bytes" figure of BENCHMARKS.md:
+// not, and a table created without stable row ids) and on LanceDB with and without them
+// (palimpsest's default has them, LanceDB's does not). Explains the "branch bytes" figure
+// of BENCHMARKS.md:
 //   node --expose-gc bench/profile-branch.mjs [rows] [dim] [branches]
 // The vectors do not change a branch (its manifest lists files, it copies none), so the
 // default dimension is small.
@@ -22,6 +23,12 @@ const stableRowIds = { storageOptions: { newTableEnableStableRowIds: "true" } };
 const configs = [
   { name: "palimpsest", lib: palimpsest, options: {} },
   { name: "palimpsest durable:false", lib: palimpsest, options: { durable: false } },
+  {
+    name: "palimpsest stableRowIds:false",
+    lib: palimpsest,
+    options: {},
+    create: { stableRowIds: false },
+  },
   { name: "lancedb", lib: lancedb, options: {} },
   { name: "lancedb stable row ids", lib: lancedb, options: stableRowIds },
 ];
@@ -29,7 +36,7 @@ const configs = [
 for (const c of configs) {
   c.dir = mkdtempSync(path.join(os.tmpdir(), "prof-branch-"));
   c.db = await c.lib.connect(c.dir, c.options);
-  c.table = await c.db.createTable("main", data.table);
+  c.table = await c.db.createTable("main", data.table, c.create ?? {});
   await c.table.update({ where: "id % 100 = 7", valuesSql: { text: "'u'" } });
   await c.table
     .mergeInsert("id")
