@@ -112,6 +112,25 @@ describe("a table written by palimpsest", () => {
   });
 });
 
+describe("a table palimpsest writes without stable row ids", () => {
+  it("opens in @lancedb/lancedb, takes its writes, and ours after them", async () => {
+    const t = await db.createTable("plain", makeRows(0, 20, 5), { schema, stableRowIds: false });
+    await t.update({ where: "id % 3 = 0", values: { text: "ours" } });
+    const theirs = await ldb.openTable("plain");
+    expect(await lanceRows(theirs)).toEqual(await tableRows(t));
+    await theirs.update({ where: "id = 1", values: { text: "theirs" } });
+    await theirs.delete("id = 2");
+    await t.checkoutLatest();
+    await t.update({ where: "id = 4", values: { text: "ours again" } });
+    await theirs.checkoutLatest();
+    expect(await theirs.countRows()).toBe(19);
+    expect(await theirs.countRows("text = 'theirs'")).toBe(1);
+    expect(await lanceRows(theirs)).toEqual(await tableRows(t));
+    theirs.close();
+    t.close();
+  });
+});
+
 describe("a table written by @lancedb/lancedb", () => {
   it("opens in palimpsest with identical rows, schema and history", async () => {
     const theirs = await ldb.createTable("lq", makeRows(0, 10, 5), { schema });
