@@ -93,8 +93,11 @@ describe("stableRowIds", () => {
     dirs.push(dir);
     await create(db, "t", false);
     let t = await db.createTable("t", rows(0, 10, "b"), { mode: "overwrite" });
+    const overwritten = await t.version();
     await t.add(rows(10, 5, "c"), { mode: "overwrite" });
-    await expectCode(t.diff(1), "INVALID_ARGUMENT");
+    // Lineage diff needs stable row ids on the side it starts from: both overwrites lack them.
+    await expectCode(t.diff(overwritten), "INVALID_ARGUMENT");
+    await expectCode(t.diff(overwritten + 1, overwritten), "INVALID_ARGUMENT");
     const version = await t.version();
     const err = await expectCode(
       db.createTable("t", rows(0, 10, "d"), { mode: "overwrite", stableRowIds: true }),
@@ -118,6 +121,37 @@ describe("stableRowIds", () => {
     const d = await s.diff((await s.version()) - 1);
     expect(d.strategy).toBe("row_lineage");
     expect(d.updated.numRows).toBe(1);
+  });
+
+  it("applies to empty tables, new overwrites, and is checked by existOk", async () => {
+    const { dir, db } = await freshDb();
+    dirs.push(dir);
+    const schema = await (await create(db, "s")).schema();
+    const empty = await db.createEmptyTable("e", schema, { stableRowIds: false });
+    await empty.add(rows(0, 10, "a"));
+    await empty.update({ where: "id = 1", values: { text: "b" } });
+    await expectCode(empty.diff(1), "INVALID_ARGUMENT");
+    // An overwrite that finds no table creates one of the kind asked for.
+    const fresh = await db.createTable("o", rows(0, 10, "a"), {
+      mode: "overwrite",
+      stableRowIds: false,
+    });
+    await fresh.update({ where: "id = 1", values: { text: "b" } });
+    await expectCode(fresh.diff(1), "INVALID_ARGUMENT");
+    // existOk returns the existing table only when it is of the kind asked for.
+    const again = await db.createTable("o", rows(0, 3, "z"), {
+      existOk: true,
+      stableRowIds: false,
+    });
+    expect(await again.countRows()).toBe(10);
+    expect(await (await db.createTable("o", rows(0, 3, "z"), { existOk: true })).countRows()).toBe(
+      10,
+    );
+    const err = await expectCode(
+      db.createTable("o", rows(0, 3, "z"), { existOk: true, stableRowIds: true }),
+      "INVALID_ARGUMENT",
+    );
+    expect(err.message).toContain("without stable row ids");
   });
 
   it("rejects a value that is not a boolean, and creates nothing", async () => {

@@ -8,8 +8,26 @@
  */
 import { readFileSync } from "node:fs";
 
-/** The `/proc/cpuinfo` flags of what `-C target-cpu=haswell` lets the compiler emit. */
-export const REQUIRED_CPU_FLAGS = ["avx2", "fma", "f16c", "bmi1", "bmi2", "movbe", "abm"];
+/**
+ * The `/proc/cpuinfo` names of the instruction sets `-C target-cpu=haswell` lets the
+ * compiler emit (`rustc --print cfg -C target-cpu=haswell`; `abm` is LZCNT).
+ */
+export const REQUIRED_CPU_FLAGS = [
+  "avx2",
+  "fma",
+  "f16c",
+  "bmi1",
+  "bmi2",
+  "movbe",
+  "abm",
+  "avx",
+  "pclmulqdq",
+  "popcnt",
+  "sse4_1",
+  "sse4_2",
+  "ssse3",
+  "xsave",
+];
 
 /** Set to `1` to skip the check, for a binary built with other `RUSTFLAGS`. */
 export const SKIP_CPU_CHECK_ENV = "PALIMPSEST_SKIP_CPU_CHECK";

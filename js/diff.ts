@@ -1,6 +1,6 @@
 /**
  * Row-level diffs between versions and the history of one row. The strategy is chosen
- * automatically: row lineage (stable row ids, which every table palimpsest creates has) when
+ * automatically: row lineage (stable row ids, which tables palimpsest creates have by default) when
  * no key is given, key comparison with `{ on }` (works on any Lance table).
  */
 import type * as arrow from "apache-arrow";

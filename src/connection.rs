@@ -147,6 +147,9 @@ impl NativeConnection {
         let connection = self.live()?;
         if options.exist_ok && mode == CreateMode::Create {
             if let Ok(table) = connection.open_table(&name, None).await {
+                table
+                    .require_row_id_kind(options.stable_row_ids)
+                    .map_err(crate::error::to_napi)?;
                 return Ok(NativeTable::new(table));
             }
         }

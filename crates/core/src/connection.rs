@@ -236,14 +236,7 @@ impl Connection {
                 operation = "overwrite";
                 counts.rows_deleted = existing.count_rows(None).await?;
                 // lance keeps an existing table's kind of row ids through an overwrite.
-                let has = existing.uses_stable_row_ids();
-                if stable_row_ids.is_some_and(|wanted| wanted != has) {
-                    return Err(Error::invalid_argument(format!(
-                        "table `{name}` exists {} stable row ids and an overwrite keeps its kind; drop the table first to create it {}",
-                        if has { "with" } else { "without" },
-                        if has { "without them" } else { "with them" },
-                    )));
-                }
+                existing.require_row_id_kind(stable_row_ids)?;
             }
         }
         let uri = self.table_uri(name);

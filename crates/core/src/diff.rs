@@ -1,7 +1,7 @@
 //! Row-level differences between two versions, on one branch or across branches.
 //!
 //! Two strategies:
-//! - row lineage, for tables with stable row ids (every table palimpsest creates): a row is
+//! - row lineage, for tables with stable row ids (palimpsest's default): a row is
 //!   identified by its row id and the version that created it, and was updated when the
 //!   version that last touched it differs. Only those three columns are scanned; the changed
 //!   rows are then fetched by id.

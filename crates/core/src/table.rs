@@ -121,6 +121,21 @@ impl TableHandle {
         self.read_state().dataset.manifest().uses_stable_row_ids()
     }
 
+    /// Fails when a caller creating this existing table (overwrite, or `existOk`) asked for
+    /// the other kind of row ids: the table keeps its own, which would go unnoticed.
+    pub fn require_row_id_kind(&self, stable_row_ids: Option<bool>) -> Result<()> {
+        let has = self.uses_stable_row_ids();
+        match stable_row_ids {
+            Some(wanted) if wanted != has => Err(Error::invalid_argument(format!(
+                "table `{}` exists {} stable row ids and keeps its kind; drop the table first to create it {}",
+                self.name(),
+                if has { "with" } else { "without" },
+                if has { "without them" } else { "with them" },
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     pub(crate) fn read_state(&self) -> std::sync::RwLockReadGuard<'_, TableState> {
         // A poisoned lock only means a panic happened elsewhere; the state itself is whole.
         self.state.read().unwrap_or_else(|e| e.into_inner())
