@@ -1,5 +1,6 @@
 // Times the write workloads alone (update 1%, mergeInsert, delete 1%) on palimpsest (durable
-// and not) and lancedb, for profiling: node bench/profile-writes.mjs [rows] [dim].
+// and not, and a table without stable row ids) and lancedb, for profiling:
+// [WARM=1] node bench/profile-writes.mjs [rows] [dim].
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -17,14 +18,17 @@ async function time(label, fn) {
   console.log(`  ${label}: ${(performance.now() - t0).toFixed(1)} ms`);
 }
 
-for (const [name, lib, options] of [
-  ["palimpsest durable", palimpsest, {}],
-  ["palimpsest durable:false", palimpsest, { durable: false }],
-  ["lancedb", lancedb, {}],
+for (const [name, lib, options, create] of [
+  ["palimpsest durable", palimpsest, {}, {}],
+  ["palimpsest durable:false", palimpsest, { durable: false }, {}],
+  ["palimpsest stableRowIds:false", palimpsest, {}, { stableRowIds: false }],
+  ["lancedb", lancedb, {}, {}],
 ]) {
   const dir = mkdtempSync(path.join(os.tmpdir(), "prof-writes-"));
   const db = await lib.connect(dir, options);
-  const t = await db.createTable("main", data.table);
+  const t = await db.createTable("main", data.table, create);
+  // WARM=1: read the table twice first, as the bench has by the time it writes.
+  if (process.env.WARM === "1") for (let i = 0; i < 2; i++) await t.query().toArrow();
   console.log(name);
   await time("update 1%", () => t.update({ where: "id % 100 = 7", valuesSql: { text: "'u'" } }));
   await time("mergeInsert 10k", () =>
