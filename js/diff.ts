@@ -1,7 +1,7 @@
 /**
  * Row-level diffs between versions and the history of one row. The strategy is chosen
- * automatically: row lineage (stable row ids, which tables palimpsest creates have by default) when
- * no key is given, key comparison with `{ on }` (works on any Lance table).
+ * automatically: row lineage (stable row ids, which tables palimpsest creates have by
+ * default) when no key is given, key comparison with `{ on }` (works on any Lance table).
  */
 import type * as arrow from "apache-arrow";
 import { quoteIdentifier, toSqlLiteral } from "./arrow/sql";

@@ -533,8 +533,8 @@ export class Table {
    * Versions may be on different branches: `diff("main", "exp")`.
    *
    * Without `on`, rows are matched by lineage (stable row ids; tables palimpsest creates
-   * have them unless created with `stableRowIds: false`). With `on`, by key: works on any Lance table, and a key deleted and inserted
-   * again counts as updated.
+   * have them unless created with `stableRowIds: false`). With `on`, by key: works on any
+   * Lance table, and a key deleted and inserted again counts as updated.
    *
    * @example
    * ```ts

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use napi_derive::napi;
-use palimpsest_core::{CloneSource, Connection, CreateMode};
+use palimpsest_core::{CloneSource, Connection, CreateMode, CreateOptions};
 
 use crate::error::{guarded, invalid_argument};
 use crate::history::{commit_note, WriteNote};
@@ -153,13 +153,16 @@ impl NativeConnection {
                 return Ok(NativeTable::new(table));
             }
         }
-        let table = guarded(connection.create_table_with(
+        let how = CreateOptions {
+            mode,
+            stable_row_ids: options.stable_row_ids,
+        };
+        let table = guarded(connection.create_table(
             &name,
             batches,
             schema,
-            mode,
+            how,
             &commit_note(options.note),
-            options.stable_row_ids,
         ))
         .await?;
         Ok(NativeTable::new(table))

@@ -36,6 +36,24 @@ pub enum CreateMode {
     Overwrite,
 }
 
+/// How `create_table` makes a table: its [`CreateMode`], and whether a new table gets
+/// stable row ids (None: yes; an existing table keeps its kind). A bare `CreateMode`
+/// converts to the defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CreateOptions {
+    pub mode: CreateMode,
+    pub stable_row_ids: Option<bool>,
+}
+
+impl From<CreateMode> for CreateOptions {
+    fn from(mode: CreateMode) -> Self {
+        Self {
+            mode,
+            stable_row_ids: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Connection {
     uri: String,
@@ -176,33 +194,22 @@ impl Connection {
         }
     }
 
-    /// Creates a table from `batches` (or from `schema` alone when there are none), with
-    /// stable row ids.
+    /// Creates a table from `batches` (or from `schema` alone when there are none). Stable
+    /// row ids back row lineage (`diff` without a key, the duplicate-key guard of concurrent
+    /// upserts); without them every manifest, and so every branch, leaves out the moved
+    /// rows' id sequences. An overwritten table keeps its kind; asking for the other fails.
     pub async fn create_table(
         &self,
         name: &str,
         batches: Vec<RecordBatch>,
         schema: Option<SchemaRef>,
-        mode: CreateMode,
+        how: impl Into<CreateOptions>,
         note: &CommitNote,
     ) -> Result<TableHandle> {
-        self.create_table_with(name, batches, schema, mode, note, None)
-            .await
-    }
-
-    /// [`Self::create_table`], choosing whether a new table has stable row ids (None: yes;
-    /// an overwritten table keeps its kind, and asking for the other is an error). They back row lineage (`diff` without a
-    /// key, the duplicate-key guard of concurrent upserts); without them every manifest, and
-    /// so every branch, leaves out the moved rows' id sequences.
-    pub async fn create_table_with(
-        &self,
-        name: &str,
-        batches: Vec<RecordBatch>,
-        schema: Option<SchemaRef>,
-        mode: CreateMode,
-        note: &CommitNote,
-        stable_row_ids: Option<bool>,
-    ) -> Result<TableHandle> {
+        let CreateOptions {
+            mode,
+            stable_row_ids,
+        } = how.into();
         validate_table_name(name)?;
         note.validate()?;
         let schema = match (batches.first(), schema) {
@@ -233,10 +240,10 @@ impl Connection {
         let mut operation = "create";
         if mode == CreateMode::Overwrite {
             if let Ok(existing) = self.open_table(name, None).await {
-                operation = "overwrite";
-                counts.rows_deleted = existing.count_rows(None).await?;
                 // lance keeps an existing table's kind of row ids through an overwrite.
                 existing.require_row_id_kind(stable_row_ids)?;
+                operation = "overwrite";
+                counts.rows_deleted = existing.count_rows(None).await?;
             }
         }
         let uri = self.table_uri(name);

@@ -51,7 +51,7 @@ pub use branches::{BranchInfo, MAIN_BRANCH};
 pub use clone::CloneSource;
 pub use column_cache::{stats as column_cache_stats, ColumnCacheStats};
 pub use commit_note::{CommitNote, RESERVED_PREFIX};
-pub use connection::{Connection, CreateMode, DEFAULT_CONFLICT_RETRIES};
+pub use connection::{Connection, CreateMode, CreateOptions, DEFAULT_CONFLICT_RETRIES};
 pub use diff::{DiffStrategy, TableDiff};
 pub use error::{first_line, Error, ErrorCode, Result};
 pub use history::VersionInfo;

@@ -4,7 +4,15 @@
 mod common;
 
 use common::{connection, quotes};
-use palimpsest_core::{CommitNote, CreateMode, ErrorCode};
+use palimpsest_core::{CommitNote, CreateMode, CreateOptions, ErrorCode};
+
+/// `mode`, asking for a table with or without stable row ids.
+fn asking(mode: CreateMode, stable_row_ids: bool) -> CreateOptions {
+    CreateOptions {
+        mode,
+        stable_row_ids: Some(stable_row_ids),
+    }
+}
 
 #[tokio::test]
 async fn new_tables_have_stable_row_ids_unless_asked_not_to() {
@@ -18,20 +26,26 @@ async fn new_tables_have_stable_row_ids_unless_asked_not_to() {
         .unwrap();
     assert!(default.uses_stable_row_ids());
     let plain = conn
-        .create_table_with("p", rows(), None, CreateMode::Create, &note, Some(false))
+        .create_table("p", rows(), None, asking(CreateMode::Create, false), &note)
         .await
         .unwrap();
     assert!(!plain.uses_stable_row_ids());
 
     // An overwrite keeps the kind, with or without the option naming it.
     let again = conn
-        .create_table_with("p", rows(), None, CreateMode::Overwrite, &note, None)
+        .create_table("p", rows(), None, CreateMode::Overwrite, &note)
         .await
         .unwrap();
     assert!(!again.uses_stable_row_ids());
     let version = again.version().await.unwrap();
     let Err(err) = conn
-        .create_table_with("p", rows(), None, CreateMode::Overwrite, &note, Some(true))
+        .create_table(
+            "p",
+            rows(),
+            None,
+            asking(CreateMode::Overwrite, true),
+            &note,
+        )
         .await
     else {
         panic!("an overwrite asking for stable row ids on a table without them succeeded");
