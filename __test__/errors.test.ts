@@ -15,7 +15,7 @@ import {
   Utf8,
   vectorFromArray,
 } from "apache-arrow";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   missingCpuFlags,
   REQUIRED_CPU_FLAGS,
@@ -501,6 +501,25 @@ describe("CPU check before loading the x86-64 binary", () => {
       throw new Error("EACCES");
     };
     expect(unsupportedCpuReason("linux", "x64", {}, unreadable)).toBeUndefined();
+  });
+
+  it("makes loadNative throw INTERNAL with the reason, before loading the binary", async () => {
+    vi.resetModules();
+    vi.doMock("../js/cpu-check", () => ({ unsupportedCpuReason: () => "this CPU lacks avx2" }));
+    try {
+      const fresh = await import("../js/native-loader");
+      let thrown: unknown;
+      try {
+        fresh.loadNative();
+      } catch (err) {
+        thrown = err;
+      }
+      expect((thrown as { code?: string }).code).toBe("INTERNAL");
+      expect((thrown as Error).message).toContain("was not loaded: this CPU lacks avx2");
+    } finally {
+      vi.doUnmock("../js/cpu-check");
+      vi.resetModules();
+    }
   });
 
   it("passes on this machine, which runs the binary", () => {
