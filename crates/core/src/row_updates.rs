@@ -7,7 +7,9 @@
 //! vectors through lance was most of a 1% update on a 1M-row table), otherwise from one lance
 //! scan that hands out addresses beside ids; the old rows are deleted by address (as in
 //! `row_deletes`) and the ids are carried to the rewritten rows, which keeps the rows'
-//! identity and lineage.
+//! identity and lineage. Tables without stable row ids take the same path, minus the ids:
+//! there lance has no id lookup to avoid, but it still reads every column of the matching
+//! rows from disk where the cache has them in memory.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -45,13 +47,9 @@ pub(crate) struct StagedUpdate {
     pub rows_updated: u64,
 }
 
-/// Whether `stage_update` can update `dataset`. Tables without stable row ids are updated
-/// by address in lance already; blob and JSON columns need lance's own rewriting; a table
-/// that spills row lineage into files needs lance's placement of it.
+/// Whether `stage_update` can update `dataset`. Blob and JSON columns need lance's own
+/// rewriting; a table that spills row lineage into files needs lance's placement of it.
 pub(crate) fn stages_by_address(dataset: &Dataset) -> bool {
-    if !dataset.manifest().uses_stable_row_ids() {
-        return false;
-    }
     if !matches!(inline_row_lineage_max_bytes(dataset), Ok(None)) {
         return false;
     }
@@ -92,7 +90,9 @@ pub(crate) async fn stage_update(
     let mut new_fragments = write_new_fragments(&dataset, rows).await?;
     let Captured { row_ids, addresses } =
         std::mem::take(&mut *captured.lock().unwrap_or_else(|e| e.into_inner()));
-    carry_row_ids(&mut new_fragments, &row_ids)?;
+    if dataset.manifest().uses_stable_row_ids() {
+        carry_row_ids(&mut new_fragments, &row_ids)?;
+    }
     let rows_updated = row_ids.len() as u64;
     let preserving = assigned_field_ids(&dataset, assignments);
     let (transaction, affected_rows) =
@@ -105,7 +105,7 @@ pub(crate) async fn stage_update(
 }
 
 /// The transaction that deletes the rows at `replaced` (by address) and adds `new_fragments`
-/// (rows rewritten elsewhere, carrying their stable ids, and new rows), as lance's own update
+/// (rows rewritten elsewhere, carrying their stable ids if the table has them, and new rows), as lance's own update
 /// and merge insert commit it. `preserving` are the rewritten fields' ids, for lance's index
 /// bookkeeping. Returns the replaced rows for conflict resolution too.
 pub(crate) async fn stage_rewrite(

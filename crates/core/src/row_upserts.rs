@@ -4,8 +4,9 @@
 //! lance's merge joins the source with a scan of the table, then maps each matched row's
 //! stable id back to its address through a row-id index, one lookup per id. A whole-row
 //! upsert needs only the table's keys: matched rows are replaced by their source row (keeping
-//! their stable ids), the rest of the source is appended, and the old rows are deleted by
-//! address. Anything else (conditions, deleting rows missing from the source, a source with
+//! their stable ids, if the table has them), the rest of the source is appended, and the old
+//! rows are deleted by address. Tables without stable row ids skip lance's join too: the keys
+//! usually come from the column cache. Anything else (conditions, deleting rows missing from the source, a source with
 //! some columns only, duplicate or null keys) goes through lance's merge, which also reports
 //! the errors.
 
@@ -40,7 +41,9 @@ pub(crate) struct StagedUpsert {
 }
 
 /// Whether `spec` is the whole-row upsert this module stages, for a source with every column
-/// of the table (`source` is already aligned to the table's schema).
+/// of the table (`source` is already aligned to the table's schema). A table without stable
+/// row ids whose schema names a primary key keeps lance's merge: its commit carries the
+/// inserted keys, which lets lance refuse a concurrent insert of the same key.
 pub(crate) fn is_whole_row_upsert(
     spec: &MergeInsertSpec,
     dataset: &Dataset,
@@ -52,6 +55,8 @@ pub(crate) fn is_whole_row_upsert(
         && !spec.when_not_matched_by_source_delete
         && source.num_columns() == dataset.schema().fields.len()
         && crate::row_updates::stages_by_address(dataset)
+        && (dataset.manifest().uses_stable_row_ids()
+            || dataset.schema().unenforced_primary_key().is_empty())
 }
 
 /// Upserts `source` (one batch, aligned to the table's schema) into `dataset` on the key
@@ -124,10 +129,16 @@ pub(crate) async fn stage_upsert(
         .filter(|row| !matched[*row as usize])
         .collect();
 
-    let mut new_fragments = write_rows(&dataset, source, &replacing).await?;
-    carry_row_ids(&mut new_fragments, &row_ids)?;
-    // Inserted rows get new stable ids at the commit.
-    new_fragments.extend(write_rows(&dataset, source, &inserting).await?);
+    let new_fragments = if dataset.manifest().uses_stable_row_ids() {
+        let mut fragments = write_rows(&dataset, source, &replacing).await?;
+        carry_row_ids(&mut fragments, &row_ids)?;
+        // Inserted rows get new stable ids at the commit.
+        fragments.extend(write_rows(&dataset, source, &inserting).await?);
+        fragments
+    } else {
+        // No ids to carry: the source is written as it is, in one go.
+        write_batch(&dataset, source.clone()).await?
+    };
     // Every column of the replaced rows is rewritten.
     let preserving = dataset
         .schema()
@@ -154,7 +165,19 @@ async fn write_rows(
         return Ok(Vec::new());
     }
     let picked = arrow_select::take::take_record_batch(source, &UInt32Array::from(rows.to_vec()))?;
-    let stream = futures::stream::iter([Ok(picked)]);
-    let rows = Box::pin(RecordBatchStreamAdapter::new(source.schema(), stream));
-    write_new_fragments(dataset, rows).await
+    write_batch(dataset, picked).await
+}
+
+/// Writes `batch` as new (uncommitted) fragments.
+async fn write_batch(dataset: &Arc<Dataset>, batch: RecordBatch) -> Result<Vec<Fragment>> {
+    if batch.num_rows() == 0 {
+        return Ok(Vec::new());
+    }
+    let schema = batch.schema();
+    let stream = futures::stream::iter([Ok(batch)]);
+    write_new_fragments(
+        dataset,
+        Box::pin(RecordBatchStreamAdapter::new(schema, stream)),
+    )
+    .await
 }

@@ -1,10 +1,19 @@
-//! Tables with and without stable row ids: the flag a new table gets, and that an overwrite
-//! keeps it (asking for the other kind fails before anything is written).
+//! Tables with and without stable row ids: the flag a new table gets, that an overwrite
+//! keeps it (asking for the other kind fails before anything is written), and that writes to
+//! tables without them take the by-address paths too.
 
 mod common;
 
-use common::{connection, quotes};
-use palimpsest_core::{CommitNote, CreateMode, CreateOptions, ErrorCode};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use common::{connection, id_val, id_val_state, ids_and_authors, quotes};
+use palimpsest_core::arrow_array::RecordBatch;
+use palimpsest_core::arrow_schema::{Field, Schema};
+use palimpsest_core::{
+    AddMode, CommitNote, CreateMode, CreateOptions, ErrorCode, IndexSpec, MergeInsertSpec,
+    TableHandle,
+};
 
 /// `mode`, asking for a table with or without stable row ids.
 fn asking(mode: CreateMode, stable_row_ids: bool) -> CreateOptions {
@@ -55,4 +64,166 @@ async fn new_tables_have_stable_row_ids_unless_asked_not_to() {
     let reopened = conn.open_table("p", None).await.unwrap();
     assert_eq!(reopened.version().await.unwrap(), version);
     assert!(!reopened.uses_stable_row_ids());
+}
+
+/// id -> val of every live row (row ids are addresses here, so they are left out).
+async fn values(table: &TableHandle) -> BTreeMap<i64, i64> {
+    id_val_state(table)
+        .await
+        .into_iter()
+        .map(|(id, (val, _))| (id, val))
+        .collect()
+}
+
+fn upsert_spec(on: &str) -> MergeInsertSpec {
+    MergeInsertSpec {
+        on: vec![on.into()],
+        when_matched_update_all: true,
+        when_not_matched_insert_all: true,
+        ..Default::default()
+    }
+}
+
+/// Without stable row ids, updates and whole-row upserts still read the rows they rewrite
+/// from memory: both work while the data files are out of reach, give the rows a model
+/// predicts, and an index on the key finds the new values.
+#[tokio::test]
+async fn writes_without_stable_row_ids_read_rows_from_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = connection(&dir);
+    let note = CommitNote::default();
+    let table = conn
+        .create_table(
+            "t",
+            vec![id_val(0..3_000, |i| i)],
+            None,
+            asking(CreateMode::Create, false),
+            &note,
+        )
+        .await
+        .unwrap();
+    table
+        .add(vec![id_val(3_000..6_000, |i| i)], AddMode::Append, &note)
+        .await
+        .unwrap();
+    table
+        .create_index("id", &IndexSpec::BTree, None, false, &note)
+        .await
+        .unwrap();
+    table.delete("id % 100 = 99", &note).await.unwrap();
+    // The second read keeps the columns.
+    values(&table).await;
+    let mut model = values(&table).await;
+
+    let hidden = common::OutOfReach::new(&dir, common::data_files(&dir, "t"));
+    // 2% of the rows: the upsert after it finds most of its key column in memory still.
+    let updated = table
+        .update(
+            Some("id % 50 = 3"),
+            &[("val".into(), "val * 2".into())],
+            &note,
+        )
+        .await;
+    // Matches in both fragments, a deleted id (inserted again) and ids past the end.
+    let source: Vec<i64> = (2_990..3_010).chain([199, 6_000, 6_001]).collect();
+    let upserted = table
+        .merge_insert(
+            &upsert_spec("id"),
+            vec![id_val(source.iter().copied(), |i| -i)],
+            &note,
+        )
+        .await;
+    drop(hidden);
+    let (updated, upserted) = (updated.unwrap(), upserted.unwrap());
+
+    let mut rows_updated = 0;
+    for (id, val) in model.iter_mut() {
+        if id % 50 == 3 {
+            *val *= 2;
+            rows_updated += 1;
+        }
+    }
+    assert_eq!(updated.rows_updated, rows_updated);
+    let mut added = 0;
+    for id in &source {
+        if model.insert(*id, -id).is_none() {
+            added += 1;
+        }
+    }
+    assert_eq!(
+        (upserted.rows_updated, upserted.rows_added),
+        (source.len() as u64 - added, added)
+    );
+    assert!(!table.uses_stable_row_ids());
+    assert_eq!(values(&table).await, model);
+    // Rows that moved are found through the index on `id` with their new values.
+    for id in [3, 53, 2_995, 6_001] {
+        let filter = format!("id = {id} AND val = {}", model[&id]);
+        assert_eq!(table.count_rows(Some(&filter)).await.unwrap(), 1, "id {id}");
+    }
+}
+
+/// A table without stable row ids whose key is its unenforced primary key: two writers that
+/// both insert key 100, each planned against a version without it, leave it once, because
+/// lance's merge records the inserted keys and the second commit conflicts and is retried.
+#[tokio::test]
+async fn a_primary_key_keeps_concurrent_inserts_apart_without_stable_row_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = connection(&dir);
+    let note = CommitNote::default();
+    let marked = |batch: RecordBatch| {
+        let fields: Vec<Field> = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| {
+                let field = f.as_ref().clone();
+                if f.name() == "id" {
+                    field.with_nullable(false).with_metadata(HashMap::from([(
+                        "lance-schema:unenforced-primary-key".to_string(),
+                        "true".to_string(),
+                    )]))
+                } else {
+                    field
+                }
+            })
+            .collect();
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), batch.columns().to_vec()).unwrap()
+    };
+    let rows = |rows: &[(i64, &str, &str)]| marked(quotes(rows));
+    let first = conn
+        .create_table(
+            "quotes",
+            vec![rows(&[(1, "a", "x"), (2, "b", "y")])],
+            None,
+            asking(CreateMode::Create, false),
+            &note,
+        )
+        .await
+        .unwrap();
+    let second = conn.open_table("quotes", None).await.unwrap();
+    first
+        .merge_insert(
+            &upsert_spec("id"),
+            vec![rows(&[(100, "first", "a")])],
+            &note,
+        )
+        .await
+        .unwrap();
+    // `second` still shows the first version, where key 100 does not exist.
+    second
+        .merge_insert(
+            &upsert_spec("id"),
+            vec![rows(&[(100, "second", "b")])],
+            &note,
+        )
+        .await
+        .unwrap();
+    let latest = conn.open_table("quotes", None).await.unwrap();
+    let hundreds: Vec<(i64, String)> = ids_and_authors(&latest)
+        .await
+        .into_iter()
+        .filter(|(id, _)| *id == 100)
+        .collect();
+    assert_eq!(hundreds, vec![(100, "second".to_string())]);
 }
