@@ -16,6 +16,7 @@ const FORMAT = {
   "rows/s": (v) => `${fmt(v)} rows/s`,
   "MB/s": (v) => `${fmt(v, 1)} MB/s`,
   MB: (v) => `${fmt(v, v < 10 ? 3 : 1)} MB`,
+  KB: (v) => `${fmt(v, v < 10 ? 2 : 1)} KB`,
   recall: (v) => fmt(v, 3),
 };
 

@@ -84,8 +84,11 @@ async function main() {
 
   const rec = new Results(opts.engines);
   const live = [];
+  // Directory names of one length: a branch's manifest holds its table's absolute path, so a
+  // longer name would add bytes to one engine's branches.
+  const width = Math.max(...opts.engines.map((name) => name.length));
   for (const name of opts.engines) {
-    const engineDir = path.join(dir, name);
+    const engineDir = path.join(dir, name.padEnd(width, "-"));
     mkdirSync(engineDir, { recursive: true });
     try {
       const engine = await LOADERS[name](opts);

@@ -4,7 +4,8 @@ import { idsOf, NotAvailable } from "./common.mjs";
 
 /**
  * @param lib the imported module ({ connect, Index? })
- * @param overrides restore / branch / index differences
+ * @param overrides restore / branch / index differences; `stableRowIdsByDefault` and
+ *   `kindOptions(stable)`, the createTable options for a table with or without stable row ids
  */
 export function lanceAdapter(name, lib, overrides = {}) {
   let db;
@@ -18,7 +19,12 @@ export function lanceAdapter(name, lib, overrides = {}) {
     closeDb() {
       db?.close?.();
     },
-    createTable: (tableName, data) => db.createTable(tableName, data, { mode: "overwrite" }),
+    // `kind.stableRowIds`: a table of that kind (`overrides.kindOptions` says how to ask).
+    createTable: (tableName, data, kind = {}) =>
+      db.createTable(tableName, data, {
+        mode: "overwrite",
+        ...(kind.stableRowIds === undefined ? {} : overrides.kindOptions(kind.stableRowIds)),
+      }),
     openTable: (tableName) => db.openTable(tableName),
     add: (t, data) => t.add(data),
     toArrow: (t) => t.toArrow(),

@@ -6,5 +6,7 @@ export async function load(opts = {}) {
   return lanceAdapter("palimpsest", lib, {
     module: new URL("../../dist/index.mjs", import.meta.url).href,
     connectOptions: opts.noFsync ? { durable: false } : undefined,
+    stableRowIdsByDefault: true,
+    kindOptions: (stableRowIds) => ({ stableRowIds }),
   });
 }

@@ -1,14 +1,51 @@
 // update 1% of rows, mergeInsert (half matched, half new), delete 1%, on the main table
-// (per engine, `run`); then branches of it: creation time and the bytes each adds on disk,
-// every engine's calls interleaved (`runTogether`).
+// (per engine, `run`); then branches: creation time and the bytes each adds on disk, every
+// engine's calls interleaved (`runTogether`). Branches are compared like for like, table kind
+// by kind: palimpsest's tables have stable row ids by default and LanceDB's do not, and ids
+// that moved make a manifest (so a branch) larger. So each engine also gets a table of the
+// other kind, with the same rows and writes (untimed), and each kind has its own figures.
+import path from "node:path";
+import { NotAvailable } from "../engines/common.mjs";
 import { dirBytes, interleaved, middle, quickRuns, timed } from "../measure.mjs";
 import { Skipped } from "../results.mjs";
 
 const UPDATE = { sql: "id % 100 = 7", js: { column: "id", op: "mod", m: 100, r: 7 } };
 const DELETE = { sql: "id % 100 = 13", js: { column: "id", op: "mod", m: 100, r: 13 } };
+// As long as "main": a branch's manifest holds its table's path.
+const OTHER_KIND = "twin";
 
 // Rows with id in [0, n) and id % 100 = r.
 const modCount = (n, r) => Math.floor(n / 100) + (n % 100 > r ? 1 : 0);
+
+/** The three writes, in the bench's order, on table `t` of engine `e`. */
+const WRITES = {
+  update: (e, t) => e.update(t, UPDATE, "text", { sql: "'updated'", js: "updated" }),
+  merge: (e, t, data) => e.mergeInsert(t, "id", data.mergeTable),
+  delete: (e, t) => e.delete(t, DELETE),
+};
+
+/** Branch figures of tables with (`stable`) or without stable row ids. */
+function branchFigures(rec, stable) {
+  const kind = stable
+    ? "tables with stable row ids (palimpsest's default)"
+    : "tables without stable row ids (LanceDB's default)";
+  const suffix = stable ? "" : "Plain";
+  const time = rec.define(
+    `branch.time${suffix}`,
+    "version",
+    `branch creation, ${kind}`,
+    "s",
+    "lower",
+  );
+  const bytes = rec.define(
+    `branch.bytes${suffix}`,
+    "version",
+    `branch bytes written, ${kind}`,
+    "KB",
+    "lower",
+  );
+  return { time: time.id, bytes: bytes.id };
+}
 
 export async function run(ctx) {
   const { engine: e, opts, data, rec, state } = ctx;
@@ -23,17 +60,16 @@ export async function run(ctx) {
 
   await rec.measure("write.update", name, async () => {
     need();
-    return (await timed(() => e.update(t, UPDATE, "text", { sql: "'updated'", js: "updated" })))
-      .seconds;
+    return (await timed(() => WRITES.update(e, t))).seconds;
   });
   await rec.measure("write.merge", name, async () => {
     need();
     if (!data.mergeTable) throw new Skipped("--merge-rows 0");
-    return (await timed(() => e.mergeInsert(t, "id", data.mergeTable))).seconds;
+    return (await timed(() => WRITES.merge(e, t, data))).seconds;
   });
   await rec.measure("write.delete", name, async () => {
     need();
-    const { seconds } = await timed(() => e.delete(t, DELETE));
+    const { seconds } = await timed(() => WRITES.delete(e, t));
     // Check the three writes together: every id once, minus the deleted ones.
     const inserted = opts.mergeRows - Math.floor(opts.mergeRows / 2);
     const total = opts.rows + inserted;
@@ -44,15 +80,28 @@ export async function run(ctx) {
     return seconds;
   });
 
-  rec.define("branch.time", "version", "branch creation (main table)", "s", "lower");
-  rec.define("branch.bytes", "version", "branch creation, bytes written", "MB", "lower");
+  branchFigures(rec, true);
+  branchFigures(rec, false);
+  // The table of the other kind, written as the main table was (untimed).
+  if (t && e.stableRowIdsByDefault !== undefined) {
+    try {
+      const other = await e.createTable(OTHER_KIND, data.table, {
+        stableRowIds: !e.stableRowIdsByDefault,
+      });
+      state.otherKind = other;
+      await WRITES.update(e, other);
+      if (data.mergeTable) await WRITES.merge(e, other, data);
+      await WRITES.delete(e, other);
+    } catch (err) {
+      state.otherKindError = err;
+    }
+  }
 }
 
 /**
- * Branch creation, on every engine at once: each round creates one branch of every
- * engine's main table (`interleaved`), so the engines' few milliseconds each are timed in
- * the same state of the machine. The bytes are
- * what the engine's directory grew by, per branch.
+ * Branch creation, on every engine at once: each round creates one branch of every engine's
+ * table of each kind (`interleaved`), so the engines' few milliseconds each are timed in the
+ * same state of the machine. The bytes are what the table's directory grew by, per branch.
  */
 export async function runTogether(ctxs) {
   const opts = ctxs[0]?.opts;
@@ -61,24 +110,46 @@ export async function runTogether(ctxs) {
   const entries = [];
   for (const ctx of ctxs) {
     const { engine: e, rec, state } = ctx;
-    if (!state.main) {
-      rec.fail("branch.time", e.name, new Skipped("ingest failed"));
-      rec.copyFailure("branch.time", "branch.bytes", e.name);
-      continue;
+    const kinds = e.stableRowIdsByDefault !== undefined;
+    const stable = e.stableRowIdsByDefault ?? true;
+    const ingestFailed = new Skipped("ingest failed");
+    const tables = [
+      { stable, table: state.main, name: "main", error: state.main ? undefined : ingestFailed },
+      {
+        stable: !stable,
+        table: state.otherKind,
+        name: OTHER_KIND,
+        error: !kinds
+          ? new NotAvailable("one kind of table")
+          : (state.otherKindError ?? (state.otherKind ? undefined : ingestFailed)),
+      },
+    ];
+    for (const { stable, table, name, error } of tables) {
+      const ids = branchFigures(rec, stable);
+      if (error) {
+        rec.fail(ids.time, e.name, error);
+        rec.copyFailure(ids.time, ids.bytes, e.name);
+        continue;
+      }
+      const dir = path.join(ctx.engineDir, `${name}.lance`);
+      entries.push({ ctx, table, ids, dir, before: dirBytes(dir) });
     }
-    entries.push({ ctx, before: dirBytes(ctx.engineDir) });
   }
-  await interleaved(entries, runs, ({ ctx }, i) =>
-    ctx.engine.createBranch(ctx.state.main, `bench-${i}`),
+  await interleaved(entries, runs, ({ ctx, table }, i) =>
+    ctx.engine.createBranch(table, `bench-${i}`),
   );
-  for (const { ctx, times, before, error } of entries) {
-    const { engine: e, rec, engineDir } = ctx;
+  for (const { ctx, ids, dir, times, before, error } of entries) {
+    const { engine: e, rec } = ctx;
     if (error) {
-      rec.fail("branch.time", e.name, error);
-      rec.copyFailure("branch.time", "branch.bytes", e.name);
+      rec.fail(ids.time, e.name, error);
+      rec.copyFailure(ids.time, ids.bytes, e.name);
       continue;
     }
-    rec.set("branch.time", e.name, middle(times));
-    rec.set("branch.bytes", e.name, (dirBytes(engineDir) - before) / runs / 1e6);
+    rec.set(ids.time, e.name, middle(times));
+    rec.set(ids.bytes, e.name, (dirBytes(dir) - before) / runs / 1e3);
+  }
+  for (const { engine: e, state } of ctxs) {
+    e.close(state.otherKind);
+    state.otherKind = undefined;
   }
 }
