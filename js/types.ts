@@ -88,12 +88,11 @@ export interface CreateTableOptions extends WriteOptions {
   existOk?: boolean;
   /**
    * Whether rows keep a stable id across updates, merges and compaction (lance's stable
-   * row ids). Default true. They give row lineage: `diff()` without `on`, and the guard that
-   * keeps concurrent `mergeInsert`s from inserting one key twice. `false` makes manifests,
-   * and so branches, smaller after updates (as in LanceDB's default tables: about 1 KB per
-   * branch instead of tens of KB); `diff()` then needs `on`, and the guard holds only for a
-   * key that is the schema's unenforced primary key. Updates, deletes and whole-row upserts
-   * take palimpsest's path by row address either way. An existing table (mode
+   * row ids). Default true. They give row lineage, which `diff()` without `on` needs.
+   * `false` makes manifests, and so branches, smaller after updates (as in LanceDB's
+   * default tables: about 1 KB per branch instead of tens of KB); `diff()` then needs `on`.
+   * Updates, deletes and upserts take the same path either way, and concurrent
+   * `mergeInsert`s of one new key still leave it once. An existing table (mode
    * `"overwrite"`, or `existOk`) keeps its kind; asking for the other fails with
    * `INVALID_ARGUMENT` (drop the table first).
    */

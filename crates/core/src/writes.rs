@@ -16,6 +16,7 @@ use lance::Dataset;
 
 use crate::commit_hook::{commit_handler, with_commit_properties};
 use crate::commit_note::{CommitNote, OperationRecord, ROWS_UPDATED};
+use crate::dedupe::PlannedOn;
 use crate::error::{Error, ErrorCode, Result};
 use crate::input::{align_batches, check_batches_finite, check_not_empty, Coverage};
 use crate::row_deletes::stage_delete;
@@ -396,7 +397,7 @@ impl TableHandle {
         let record = OperationRecord::new("merge_insert").param("on", spec.on.join(","));
         // Rows another writer could have inserted concurrently live in fragments added after
         // the version this write was planned on.
-        let planned_on = current.manifest().max_fragment_id;
+        let planned_on = PlannedOn::of(&current);
         let mut result = self
             .commit_merge_insert(current, spec, batches, &record, note)
             .await?;

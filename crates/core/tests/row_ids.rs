@@ -11,8 +11,8 @@ use common::{connection, id_val, id_val_state, ids_and_authors, quotes};
 use palimpsest_core::arrow_array::RecordBatch;
 use palimpsest_core::arrow_schema::{Field, Schema};
 use palimpsest_core::{
-    AddMode, CommitNote, CreateMode, CreateOptions, ErrorCode, IndexSpec, MergeInsertSpec,
-    TableHandle,
+    AddMode, CommitNote, Connection, CreateMode, CreateOptions, ErrorCode, IndexSpec,
+    MergeInsertSpec, TableHandle,
 };
 
 /// `mode`, asking for a table with or without stable row ids.
@@ -73,6 +73,21 @@ async fn values(table: &TableHandle) -> BTreeMap<i64, i64> {
         .into_iter()
         .map(|(id, (val, _))| (id, val))
         .collect()
+}
+
+/// Table `quotes` without stable row ids, made of `rows`, through two handles.
+async fn two_writers(conn: &Connection, rows: RecordBatch) -> (TableHandle, TableHandle) {
+    let first = conn
+        .create_table(
+            "quotes",
+            vec![rows],
+            None,
+            asking(CreateMode::Create, false),
+            &CommitNote::default(),
+        )
+        .await
+        .unwrap();
+    (first, conn.open_table("quotes", None).await.unwrap())
 }
 
 fn upsert_spec(on: &str) -> MergeInsertSpec {
@@ -191,17 +206,7 @@ async fn a_primary_key_keeps_concurrent_inserts_apart_without_stable_row_ids() {
         RecordBatch::try_new(Arc::new(Schema::new(fields)), batch.columns().to_vec()).unwrap()
     };
     let rows = |rows: &[(i64, &str, &str)]| marked(quotes(rows));
-    let first = conn
-        .create_table(
-            "quotes",
-            vec![rows(&[(1, "a", "x"), (2, "b", "y")])],
-            None,
-            asking(CreateMode::Create, false),
-            &note,
-        )
-        .await
-        .unwrap();
-    let second = conn.open_table("quotes", None).await.unwrap();
+    let (first, second) = two_writers(&conn, rows(&[(1, "a", "x"), (2, "b", "y")])).await;
     first
         .merge_insert(
             &upsert_spec("id"),
@@ -226,4 +231,53 @@ async fn a_primary_key_keeps_concurrent_inserts_apart_without_stable_row_ids() {
         .filter(|(id, _)| *id == 100)
         .collect();
     assert_eq!(hundreds, vec![(100, "second".to_string())]);
+}
+
+/// lance-format/lance#4585 on a table without stable row ids (and no primary key): two
+/// writers that both insert key 100, each planned against a version without it, leave it
+/// once; the newest writer resolves it as if it had run second.
+#[tokio::test]
+async fn concurrent_inserts_of_one_key_leave_one_row_without_stable_row_ids() {
+    for update_all in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = connection(&dir);
+        let note = CommitNote::default();
+        let (first, second) = two_writers(&conn, quotes(&[(1, "a", "x"), (2, "b", "y")])).await;
+        let spec = MergeInsertSpec {
+            when_matched_update_all: update_all,
+            ..upsert_spec("id")
+        };
+        first
+            .merge_insert(&spec, vec![quotes(&[(100, "first", "a")])], &note)
+            .await
+            .unwrap();
+        // `second` still shows the first version, where key 100 does not exist.
+        let result = second
+            .merge_insert(
+                &spec,
+                vec![quotes(&[(100, "second", "b"), (101, "second", "c")])],
+                &note,
+            )
+            .await
+            .unwrap();
+        let latest = conn.open_table("quotes", None).await.unwrap();
+        let rows = ids_and_authors(&latest).await;
+        let winner = if update_all { "second" } else { "first" };
+        assert_eq!(
+            rows.iter()
+                .filter(|(id, _)| *id >= 100)
+                .cloned()
+                .collect::<Vec<_>>(),
+            vec![(100, winner.to_string()), (101, "second".to_string())],
+            "update_all={update_all}"
+        );
+        assert_eq!(rows.len(), 4);
+        // The serial order's counts: key 100 was there already.
+        assert_eq!(result.rows_added, 1, "update_all={update_all}");
+        assert_eq!(
+            result.rows_updated,
+            u64::from(update_all),
+            "update_all={update_all}"
+        );
+    }
 }
