@@ -1,4 +1,5 @@
 // Timing helpers, RSS, directory sizes, and the machine probes (memory and disk bandwidth).
+import { execFileSync } from "node:child_process";
 import { closeSync, fsyncSync, openSync, readdirSync, rmSync, statSync, writeSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -21,6 +22,15 @@ export async function timed(fn) {
 export async function settle() {
   globalThis.gc?.();
   await new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Writes back every dirty page on the machine (`sync`), untimed. LanceDB does not flush its
+ * writes, so the kernel writes them back later, slowing whatever runs meanwhile (a flush
+ * most, which then waits behind them); each engine starts a workload with nothing pending.
+ */
+export function writeBack() {
+  execFileSync("sync");
 }
 
 /**

@@ -10,7 +10,7 @@ import { makeDataset, smallTable } from "./data.mjs";
 import { load as loadLancedb } from "./engines/lancedb.mjs";
 import { load as loadPalimpsest } from "./engines/palimpsest.mjs";
 import { load as loadPurejs } from "./engines/purejs.mjs";
-import { diskWriteProbe, memoryProbe, now, rss } from "./measure.mjs";
+import { diskWriteProbe, memoryProbe, now, rss, writeBack } from "./measure.mjs";
 import {
   consoleTable,
   errors,
@@ -107,11 +107,13 @@ async function main() {
     const order = forward ? live : [...live].reverse();
     for (const { name, ctx } of order) {
       process.stderr.write(`${name}, ${w}:\n`);
+      writeBack();
       await RUNNERS[w].run(ctx);
     }
     // Figures of a few milliseconds whose calls alternate between the engines.
     if (RUNNERS[w].runTogether) {
       process.stderr.write(`every engine, ${w}:\n`);
+      writeBack();
       await RUNNERS[w].runTogether(order.map((l) => l.ctx));
     }
   }
