@@ -105,9 +105,10 @@ pub(crate) async fn stage_update(
 }
 
 /// The transaction that deletes the rows at `replaced` (by address) and adds `new_fragments`
-/// (rows rewritten elsewhere, carrying their stable ids if the table has them, and new rows), as lance's own update
-/// and merge insert commit it. `preserving` are the rewritten fields' ids, for lance's index
-/// bookkeeping. Returns the replaced rows for conflict resolution too.
+/// (rows rewritten elsewhere, carrying their stable ids if the table has them, and new
+/// rows), as lance's own update and merge insert commit it. `preserving` are the rewritten
+/// fields' ids, for lance's index bookkeeping. Returns the replaced rows for conflict
+/// resolution too.
 pub(crate) async fn stage_rewrite(
     dataset: &Dataset,
     new_fragments: Vec<Fragment>,

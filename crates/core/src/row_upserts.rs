@@ -6,9 +6,9 @@
 //! upsert needs only the table's keys: matched rows are replaced by their source row (keeping
 //! their stable ids, if the table has them), the rest of the source is appended, and the old
 //! rows are deleted by address. Tables without stable row ids skip lance's join too: the keys
-//! usually come from the column cache. Anything else (conditions, deleting rows missing from the source, a source with
-//! some columns only, duplicate or null keys) goes through lance's merge, which also reports
-//! the errors.
+//! usually come from the column cache. Anything else (conditions, deleting rows missing from
+//! the source, a source with some columns only, duplicate or null keys) goes through lance's
+//! merge, which also reports the errors.
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
