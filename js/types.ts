@@ -91,8 +91,9 @@ export interface CreateTableOptions extends WriteOptions {
    * row ids). Default true. They give row lineage, which `diff()` without `on` needs.
    * `false` makes manifests, and so branches, smaller after updates (as in LanceDB's
    * default tables: about 1 KB per branch instead of tens of KB); `diff()` then needs `on`.
-   * Updates, deletes and upserts take the same path either way, and concurrent
-   * `mergeInsert`s of one new key still leave it once. An existing table (mode
+   * Updates, deletes and whole-row upserts read their rows from memory either way (an
+   * upsert into a table whose schema names a primary key goes through lance's merge), and
+   * two concurrent `mergeInsert`s of one new key still leave it once. An existing table (mode
    * `"overwrite"`, or `existOk`) keeps its kind; asking for the other fails with
    * `INVALID_ARGUMENT` (drop the table first).
    */

@@ -4,6 +4,7 @@
 // by kind: palimpsest's tables have stable row ids by default and LanceDB's do not, and ids
 // that moved make a manifest (so a branch) larger. So each engine also gets a table of the
 // other kind, with the same rows and writes (untimed), and each kind has its own figures.
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { NotAvailable } from "../engines/common.mjs";
 import { dirBytes, interleaved, middle, quickRuns, timed } from "../measure.mjs";
@@ -153,7 +154,9 @@ export async function runTogether(ctxs) {
       continue;
     }
     rec.set(ids.time, e.name, middle(times));
-    rec.set(ids.bytes, e.name, (dirBytes(dir) - before) / runs / 1e3);
+    // dirBytes counts a missing directory as empty: a wrong path would read as 0 KB.
+    if (existsSync(dir)) rec.set(ids.bytes, e.name, (dirBytes(dir) - before) / runs / 1e3);
+    else rec.fail(ids.bytes, e.name, new Error(`no table directory ${dir}`));
   }
   for (const { engine: e, state } of ctxs) {
     e.close(state.otherKind);

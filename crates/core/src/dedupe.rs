@@ -7,11 +7,12 @@
 //! its rows win (the earlier copies are deleted), otherwise the earlier rows stay and its own
 //! copies are deleted. The fix is one more version; until it lands, readers can see both rows.
 //!
-//! Which version wrote a row comes from its lineage on tables with stable row ids, otherwise
-//! from the version that added its fragment (a row a later write moved counts as that
-//! write's, so a third concurrent writer can leave a duplicate there).
+//! Which version wrote a row comes from its lineage on tables with stable row ids. Without
+//! them it is the version that added the row's fragment; a row the merge insert updated moves
+//! into its fragments too, so there only keys that had no row in the planned version count.
+//! (A row a third concurrent write moved counts as that write's, which can leave a duplicate.)
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use arrow_array::{Array, RecordBatch, UInt64Array};
@@ -63,12 +64,25 @@ impl TableHandle {
         let mut latest = self.read_state().dataset.as_ref().clone();
         latest.checkout_latest().await?;
         let latest = Arc::new(latest);
-        let rows = if latest.manifest().uses_stable_row_ids() {
+        let stable = latest.manifest().uses_stable_row_ids();
+        let rows = if stable {
             rows_by_lineage(&latest, spec, planned).await?
         } else {
-            rows_by_fragment(&latest, spec, planned).await?
+            match rows_by_fragment(&latest, spec, planned, version).await? {
+                Some(rows) => rows,
+                // A version it needs is gone: the writers cannot be told apart.
+                None => return Ok(None),
+            }
         };
-        let doomed = doomed_rows(rows, spec, version);
+        let mut groups = duplicate_groups(rows, version);
+        if !stable && !groups.is_empty() {
+            let keys: HashSet<Vec<u8>> = groups.keys().cloned().collect();
+            match keys_in_version(&latest, spec, planned.version, &keys).await? {
+                Some(updated) => groups.retain(|key, _| !updated.contains(key)),
+                None => return Ok(None),
+            }
+        }
+        let doomed = doomed_rows(groups, spec, version);
         if doomed.is_empty() {
             return Ok(None);
         }
@@ -88,8 +102,9 @@ impl TableHandle {
     }
 }
 
-/// Row ids to delete so every key `version` inserted exists once.
-fn doomed_rows(rows: Vec<NewRow>, spec: &MergeInsertSpec, version: u64) -> Vec<u64> {
+/// Keys with more than one row, where `version` wrote one of them and no later version did:
+/// only the newest inserter resolves, so two writers never both delete.
+fn duplicate_groups(rows: Vec<NewRow>, version: u64) -> HashMap<Vec<u8>, Vec<(u64, u64)>> {
     let mut by_key: HashMap<Vec<u8>, Vec<(u64, u64)>> = HashMap::new();
     for row in rows {
         by_key
@@ -97,21 +112,27 @@ fn doomed_rows(rows: Vec<NewRow>, spec: &MergeInsertSpec, version: u64) -> Vec<u
             .or_default()
             .push((row.row_id, row.written_in));
     }
-    let mut doomed = Vec::new();
-    for rows in by_key.values().filter(|rows| rows.len() > 1) {
+    by_key.retain(|_, rows| {
         let newest = rows.iter().map(|(_, c)| *c).max().unwrap_or(0);
-        // Only the newest inserter resolves, so two writers never both delete.
-        if newest != version || !rows.iter().any(|(_, c)| *c == version) {
-            continue;
-        }
-        let ours_win = spec.when_matched_update_all;
-        doomed.extend(
-            rows.iter()
-                .filter(|(_, c)| (*c == version) != ours_win)
-                .map(|(id, _)| *id),
-        );
-    }
-    doomed
+        rows.len() > 1 && newest == version
+    });
+    by_key
+}
+
+/// Row ids to delete so every key in `groups` exists once: with `whenMatchedUpdateAll` the
+/// rows `version` wrote win, otherwise the earlier ones stay.
+fn doomed_rows(
+    groups: HashMap<Vec<u8>, Vec<(u64, u64)>>,
+    spec: &MergeInsertSpec,
+    version: u64,
+) -> Vec<u64> {
+    let ours_win = spec.when_matched_update_all;
+    groups
+        .values()
+        .flatten()
+        .filter(|(_, c)| (*c == version) != ours_win)
+        .map(|(id, _)| *id)
+        .collect()
 }
 
 /// Keys, stable ids and creating versions of the rows in fragments newer than the planned
@@ -137,53 +158,77 @@ async fn rows_by_lineage(
 }
 
 /// As `rows_by_lineage`, for a table without stable row ids: a row's id is its address, and
-/// it was written by the version that added its fragment.
+/// it was written before `version`, by it, or after it, as its fragment's id says (ids only
+/// grow, so the highest ids of versions `version - 1` and `version` tell them apart). `None`
+/// when one of those versions cannot be read.
 async fn rows_by_fragment(
     dataset: &Dataset,
     spec: &MergeInsertSpec,
     planned: PlannedOn,
-) -> Result<Vec<NewRow>> {
+    version: u64,
+) -> Result<Option<Vec<NewRow>>> {
     let batches = scan_newer(dataset, spec, planned, &[ROW_ADDR]).await?;
     if batches.iter().all(|b| b.num_rows() == 0) {
-        return Ok(Vec::new());
+        return Ok(Some(Vec::new()));
     }
-    let added_in = fragment_versions(dataset, planned).await;
+    let highest_id = |v: u64| async move {
+        dataset
+            .checkout_version(v)
+            .await
+            .ok()
+            .map(|at| at.manifest().max_fragment_id)
+    };
+    let (Some(before), Some(ours)) = (highest_id(version - 1).await, highest_id(version).await)
+    else {
+        return Ok(None);
+    };
+    let written_in = |fragment: u32| {
+        if ours.is_none_or(|max| fragment > max) {
+            version + 1
+        } else if before.is_none_or(|max| fragment > max) {
+            version
+        } else {
+            version - 1
+        }
+    };
     let mut rows = Vec::new();
     for batch in &batches {
         let keys = encode_rows(batch, &spec.on)?;
         let addresses = u64_column(batch, ROW_ADDR)?;
-        for (i, key) in keys.into_iter().enumerate() {
+        rows.extend(keys.into_iter().enumerate().map(|(i, key)| {
             let address = addresses.value(i);
-            // A fragment whose version is gone (cleaned up meanwhile) is left alone.
-            if let Some(&written_in) = added_in.get(&((address >> 32) as u32)) {
-                rows.push(NewRow {
-                    key,
-                    row_id: address,
-                    written_in,
-                });
+            NewRow {
+                key,
+                row_id: address,
+                written_in: written_in((address >> 32) as u32),
             }
-        }
+        }));
     }
-    Ok(rows)
+    Ok(Some(rows))
 }
 
-/// The version that added each fragment newer than the planned version's, from the manifests
-/// of the versions after it (fragment ids only grow).
-async fn fragment_versions(dataset: &Dataset, planned: PlannedOn) -> HashMap<u32, u64> {
-    let mut added_in = HashMap::new();
-    let newer = |id: u32| planned.max_fragment.is_none_or(|max| id > max);
-    for v in planned.version + 1..=dataset.version().version {
-        let Ok(at) = dataset.checkout_version(v).await else {
-            continue;
-        };
-        for fragment in at.get_fragments() {
-            let id = fragment.id() as u32;
-            if newer(id) {
-                added_in.entry(id).or_insert(v);
-            }
-        }
+/// Which of `keys` have a row in version `version`; `None` when it cannot be read.
+async fn keys_in_version(
+    dataset: &Dataset,
+    spec: &MergeInsertSpec,
+    version: u64,
+    keys: &HashSet<Vec<u8>>,
+) -> Result<Option<HashSet<Vec<u8>>>> {
+    let Ok(at) = dataset.checkout_version(version).await else {
+        return Ok(None);
+    };
+    let mut scan = at.scan();
+    scan.project(&spec.on)?;
+    let batches: Vec<RecordBatch> = scan.try_into_stream().await?.try_collect().await?;
+    let mut found = HashSet::new();
+    for batch in &batches {
+        found.extend(
+            encode_rows(batch, &spec.on)?
+                .into_iter()
+                .filter(|key| keys.contains(key)),
+        );
     }
-    added_in
+    Ok(Some(found))
 }
 
 /// The key columns and `extra` of the rows in fragments newer than the planned version's.

@@ -50,7 +50,8 @@ pub(crate) struct StagedUpdate {
 /// Whether `stage_update` can update `dataset`. Blob and JSON columns need lance's own
 /// rewriting; a table that spills row lineage into files needs lance's placement of it.
 pub(crate) fn stages_by_address(dataset: &Dataset) -> bool {
-    if !matches!(inline_row_lineage_max_bytes(dataset), Ok(None)) {
+    let stable = dataset.manifest().uses_stable_row_ids();
+    if stable && !matches!(inline_row_lineage_max_bytes(dataset), Ok(None)) {
         return false;
     }
     !dataset

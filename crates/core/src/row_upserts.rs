@@ -136,8 +136,10 @@ pub(crate) async fn stage_upsert(
         fragments.extend(write_rows(&dataset, source, &inserting).await?);
         fragments
     } else {
-        // No ids to carry: the source is written as it is, in one go.
-        write_batch(&dataset, source.clone()).await?
+        // No ids to carry: one write. A key the table holds twice is replaced twice, as
+        // lance's merge does.
+        let rows: Vec<u32> = replacing.iter().chain(&inserting).copied().collect();
+        write_rows(&dataset, source, &rows).await?
     };
     // Every column of the replaced rows is rewritten.
     let preserving = dataset
@@ -165,19 +167,7 @@ async fn write_rows(
         return Ok(Vec::new());
     }
     let picked = arrow_select::take::take_record_batch(source, &UInt32Array::from(rows.to_vec()))?;
-    write_batch(dataset, picked).await
-}
-
-/// Writes `batch` as new (uncommitted) fragments.
-async fn write_batch(dataset: &Arc<Dataset>, batch: RecordBatch) -> Result<Vec<Fragment>> {
-    if batch.num_rows() == 0 {
-        return Ok(Vec::new());
-    }
-    let schema = batch.schema();
-    let stream = futures::stream::iter([Ok(batch)]);
-    write_new_fragments(
-        dataset,
-        Box::pin(RecordBatchStreamAdapter::new(schema, stream)),
-    )
-    .await
+    let stream = futures::stream::iter([Ok(picked)]);
+    let rows = Box::pin(RecordBatchStreamAdapter::new(source.schema(), stream));
+    write_new_fragments(dataset, rows).await
 }

@@ -90,6 +90,19 @@ async fn two_writers(conn: &Connection, rows: RecordBatch) -> (TableHandle, Tabl
     (first, conn.open_table("quotes", None).await.unwrap())
 }
 
+/// Table `quotes` with keys 1 and 2, with or without stable row ids.
+async fn two_quotes(conn: &Connection, stable: bool) -> TableHandle {
+    conn.create_table(
+        "quotes",
+        vec![quotes(&[(1, "a", "x"), (2, "b", "y")])],
+        None,
+        asking(CreateMode::Create, stable),
+        &CommitNote::default(),
+    )
+    .await
+    .unwrap()
+}
+
 fn upsert_spec(on: &str) -> MergeInsertSpec {
     MergeInsertSpec {
         on: vec![on.into()],
@@ -171,7 +184,7 @@ async fn writes_without_stable_row_ids_read_rows_from_memory() {
     );
     assert!(!table.uses_stable_row_ids());
     assert_eq!(values(&table).await, model);
-    // Rows that moved are found through the index on `id` with their new values.
+    // Rows that moved are found with their new values by filters the index on `id` serves.
     for id in [3, 53, 2_995, 6_001] {
         let filter = format!("id = {id} AND val = {}", model[&id]);
         assert_eq!(table.count_rows(Some(&filter)).await.unwrap(), 1, "id {id}");
@@ -231,6 +244,74 @@ async fn a_primary_key_keeps_concurrent_inserts_apart_without_stable_row_ids() {
         .filter(|(id, _)| *id == 100)
         .collect();
     assert_eq!(hundreds, vec![(100, "second".to_string())]);
+    // lance retried the second merge (an update of key 100): no version removed a duplicate.
+    assert_eq!(latest.version().await.unwrap(), 3);
+}
+
+/// A key the table holds twice (two appends) is replaced twice by a whole-row upsert, on
+/// either kind of table, as lance's merge does.
+#[tokio::test]
+async fn an_upsert_replaces_every_row_of_a_key() {
+    for stable in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = connection(&dir);
+        let note = CommitNote::default();
+        let table = two_quotes(&conn, stable).await;
+        table
+            .add(vec![quotes(&[(1, "c", "z")])], AddMode::Append, &note)
+            .await
+            .unwrap();
+        let result = table
+            .merge_insert(&upsert_spec("id"), vec![quotes(&[(1, "new", "w")])], &note)
+            .await
+            .unwrap();
+        assert_eq!((result.rows_updated, result.rows_added), (2, 0), "{stable}");
+        let rows = ids_and_authors(&table).await;
+        let new = (1, "new".to_string());
+        assert_eq!(
+            rows,
+            vec![new.clone(), new, (2, "b".to_string())],
+            "{stable}"
+        );
+    }
+}
+
+/// A merge insert that updates key 1 while another writer appends a second row with key 1:
+/// the updated row moved into the merge's fragment, but it was not inserted, so no row is
+/// deleted as a duplicate (on either kind of table).
+#[tokio::test]
+async fn an_updated_key_is_not_taken_for_an_inserted_one() {
+    for stable in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = connection(&dir);
+        let note = CommitNote::default();
+        let first = two_quotes(&conn, stable).await;
+        let second = conn.open_table("quotes", None).await.unwrap();
+        first
+            .add(
+                vec![quotes(&[(1, "appended", "z")])],
+                AddMode::Append,
+                &note,
+            )
+            .await
+            .unwrap();
+        // `second` still shows the first version, where key 1 has one row; it also inserts 3.
+        let rows = vec![quotes(&[(1, "merged", "w"), (3, "merged", "v")])];
+        second
+            .merge_insert(&upsert_spec("id"), rows, &note)
+            .await
+            .unwrap();
+        let latest = conn.open_table("quotes", None).await.unwrap();
+        let mut ones: Vec<String> = ids_and_authors(&latest)
+            .await
+            .into_iter()
+            .filter(|(id, _)| *id == 1)
+            .map(|(_, author)| author)
+            .collect();
+        ones.sort();
+        assert_eq!(ones, vec!["appended", "merged"], "{stable}");
+        assert_eq!(latest.version().await.unwrap(), 3, "{stable}");
+    }
 }
 
 /// lance-format/lance#4585 on a table without stable row ids (and no primary key): two
