@@ -10,7 +10,9 @@
 //! Which version wrote a row comes from its lineage on tables with stable row ids. Without
 //! them it is the version that added the row's fragment; a row the merge insert updated moves
 //! into its fragments too, so there only keys that had no row in the planned version count.
-//! (A row a third concurrent write moved counts as that write's, which can leave a duplicate.)
+//! (A row a third concurrent write moved counts as that write's, which can leave a duplicate;
+//! and a fix that must retry finds the rows it names by address there, so rows moved
+//! meanwhile are left in place, never others deleted.)
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
