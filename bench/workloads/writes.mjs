@@ -3,7 +3,8 @@
 // engine's calls interleaved (`runTogether`). Branches are compared like for like, table kind
 // by kind: palimpsest's tables have stable row ids by default and LanceDB's do not, and ids
 // that moved make a manifest (so a branch) larger. So each engine also gets a table of the
-// other kind, with the same rows and writes (untimed), and each kind has its own figures.
+// other kind, with the same rows, indexes and writes (untimed), and each kind has its own
+// figures.
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { NotAvailable } from "../engines/common.mjs";

@@ -90,6 +90,18 @@ async fn two_writers(conn: &Connection, rows: RecordBatch) -> (TableHandle, Tabl
     (first, conn.open_table("quotes", None).await.unwrap())
 }
 
+/// The authors of the rows with key `id`, sorted.
+async fn authors_of(table: &TableHandle, id: i64) -> Vec<String> {
+    let mut authors: Vec<String> = ids_and_authors(table)
+        .await
+        .into_iter()
+        .filter(|(key, _)| *key == id)
+        .map(|(_, author)| author)
+        .collect();
+    authors.sort();
+    authors
+}
+
 /// Table `quotes` with keys 1 and 2, with or without stable row ids.
 async fn two_quotes(conn: &Connection, stable: bool) -> TableHandle {
     conn.create_table(
@@ -238,12 +250,7 @@ async fn a_primary_key_keeps_concurrent_inserts_apart_without_stable_row_ids() {
         .await
         .unwrap();
     let latest = conn.open_table("quotes", None).await.unwrap();
-    let hundreds: Vec<(i64, String)> = ids_and_authors(&latest)
-        .await
-        .into_iter()
-        .filter(|(id, _)| *id == 100)
-        .collect();
-    assert_eq!(hundreds, vec![(100, "second".to_string())]);
+    assert_eq!(authors_of(&latest, 100).await, vec!["second"]);
     // lance retried the second merge (an update of key 100): no version removed a duplicate.
     assert_eq!(latest.version().await.unwrap(), 3);
 }
@@ -302,14 +309,11 @@ async fn an_updated_key_is_not_taken_for_an_inserted_one() {
             .await
             .unwrap();
         let latest = conn.open_table("quotes", None).await.unwrap();
-        let mut ones: Vec<String> = ids_and_authors(&latest)
-            .await
-            .into_iter()
-            .filter(|(id, _)| *id == 1)
-            .map(|(_, author)| author)
-            .collect();
-        ones.sort();
-        assert_eq!(ones, vec!["appended", "merged"], "{stable}");
+        assert_eq!(
+            authors_of(&latest, 1).await,
+            vec!["appended", "merged"],
+            "{stable}"
+        );
         assert_eq!(latest.version().await.unwrap(), 3, "{stable}");
     }
 }
